@@ -1,0 +1,97 @@
+"""What every model shares: the base class, the embedding layer and weight initialisation.
+
+Contract (DESIGN.md §3): ``forward(batch) -> logits [B, C]``; no loss inside models.
+A batch is a dict of tensors: ``input_ids`` [B, T] (padded with ``pad_id``),
+``lengths`` [B] (true lengths, >= 1), and optionally ``labels`` [B].
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+import numpy as np
+import torch
+from torch import nn
+
+from fenlei.errors import ModelError
+
+
+@dataclass
+class ModelParams:
+    """Base for each family's typed hyper-parameters (one dataclass per family)."""
+
+
+class TextModel(nn.Module):
+    """Base class of every registered model; subclasses set ``params_class`` and ``tokenizer_kinds``."""
+
+    params_class: ClassVar[type[ModelParams]] = ModelParams
+    tokenizer_kinds: ClassVar[tuple[str, ...]] = ("word", "char", "jieba")
+
+    def __init__(
+        self,
+        params: ModelParams,
+        vocab_size: int,
+        num_classes: int,
+        *,
+        embed_dim: int = 128,
+        pad_id: int = 0,
+        embeddings: np.ndarray | None = None,
+        freeze_embeddings: bool = False,
+    ) -> None:
+        super().__init__()
+        self.params = params
+        self.num_classes = num_classes
+        self.pad_id = pad_id
+        self.embedding = make_embedding(vocab_size, embed_dim, pad_id, embeddings, freeze_embeddings)
+        self.embed_dim = self.embedding.embedding_dim
+
+    def forward(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:  # pragma: no cover
+        raise NotImplementedError
+
+
+def make_embedding(
+    vocab_size: int,
+    dim: int,
+    pad_id: int,
+    vectors: np.ndarray | None = None,
+    freeze: bool = False,
+) -> nn.Embedding:
+    """An embedding table, filled from ``vectors`` (rows aligned to the vocab) when given."""
+    if vectors is not None:
+        if vectors.shape[0] != vocab_size:
+            raise ModelError(
+                f"pretrained vectors have {vectors.shape[0]} rows but the vocabulary has {vocab_size}"
+            )
+        dim = int(vectors.shape[1])
+    emb = nn.Embedding(vocab_size, dim, padding_idx=pad_id)
+    if vectors is not None:
+        with torch.no_grad():
+            emb.weight.copy_(torch.as_tensor(vectors, dtype=torch.float32))
+            emb.weight[pad_id].zero_()
+    emb.weight.requires_grad_(not freeze)
+    return emb
+
+
+INIT_SCHEMES = ("default", "xavier", "kaiming", "normal")
+
+
+def init_weights(model: nn.Module, scheme: str = "default", std: float = 0.02) -> None:
+    """Re-initialise Linear/Conv/RNN weights by ``scheme``; embeddings keep their values."""
+    if scheme not in INIT_SCHEMES:
+        raise ModelError(f"model.init: unknown scheme {scheme!r}; choose one of {', '.join(INIT_SCHEMES)}")
+    if scheme == "default":
+        return
+    for module in model.modules():
+        if isinstance(module, (nn.Embedding, nn.EmbeddingBag)):
+            continue  # pretrained or not, embeddings are left alone
+        for name, p in module.named_parameters(recurse=False):
+            if "weight" in name and p.dim() >= 2:
+                if scheme == "xavier":
+                    nn.init.xavier_uniform_(p)
+                elif scheme == "kaiming":
+                    nn.init.kaiming_uniform_(p, nonlinearity="relu")
+                else:
+                    nn.init.normal_(p, 0.0, std)
+            elif "bias" in name:
+                nn.init.zeros_(p)
