@@ -1,3 +1,37 @@
-"""fenlei: train, compare, explain and serve text classifiers."""
+"""fenlei: train, compare, explain and serve text classifiers.
+
+The public API is imported lazily so that ``import fenlei`` stays fast.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
 
 __version__ = "0.1.0"
+
+if TYPE_CHECKING:
+    from fenlei.config import Config, load_config
+    from fenlei.errors import FenleiError
+    from fenlei.inference.predictor import Predictor, load
+    from fenlei.training.pipeline import train
+
+_LAZY = {
+    "Config": "fenlei.config",
+    "load_config": "fenlei.config",
+    "FenleiError": "fenlei.errors",
+    "Predictor": "fenlei.inference.predictor",
+    "load": "fenlei.inference.predictor",
+    "train": "fenlei.training.pipeline",
+    "evaluate_file": "fenlei.evaluation.evaluate",
+}
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'fenlei' has no attribute {name!r}")
+
+
+__all__ = sorted(_LAZY)

@@ -1,0 +1,32 @@
+"""Objectives: ``objective(model, batch) -> {"loss", "logits", parts...}`` (DESIGN.md §3).
+
+The loop calls whatever objective the config names; new losses register here and the
+trainer never changes for them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Protocol
+
+import torch
+
+from fenlei.errors import ConfigError
+from fenlei.registry import Registry
+
+
+class Objective(Protocol):
+    """Anything that maps (model, batch) to a dict holding at least ``loss`` and ``logits``."""
+
+    def __call__(self, model: torch.nn.Module, batch: dict) -> dict[str, torch.Tensor]: ...
+
+
+OBJECTIVES: Registry = Registry("objective", ConfigError)
+
+
+def build_objective(cfg, train_label_ids: Sequence[int], num_classes: int) -> Objective:
+    """Create the objective named by ``cfg.name`` (an ObjectiveConfig) for this training set."""
+    from fenlei.objectives import supervised  # noqa: F401  (registers the built-in objectives)
+
+    factory = OBJECTIVES.get(cfg.name)
+    return factory(cfg, train_label_ids, num_classes)

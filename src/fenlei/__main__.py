@@ -1,0 +1,3 @@
+from fenlei.cli import main
+
+main()

@@ -1,0 +1,198 @@
+"""The ``fenlei`` command: train, evaluate, predict, compare, data, models.
+
+A FenleiError (anything the user can fix) prints as one line and exits with code 2.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sys
+from pathlib import Path
+
+import typer
+
+from fenlei.errors import FenleiError
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    help="Train, compare and use text classifiers (English and Chinese).",
+)
+data_app = typer.Typer(no_args_is_help=True, help="Built-in data sets: list, fetch, show.")
+app.add_typer(data_app, name="data")
+
+SetOpt = typer.Option(None, "--set", "-s", help="Override a config key: section.key=value (repeatable).")
+
+
+@app.command()
+def train(
+    config: str = typer.Argument(None, help="YAML config; omit to start from the defaults."),
+    set_: list[str] = SetOpt,
+    output: Path = typer.Option(None, "--output", "-o", help="Run directory (default runs/<data>-<model>-<time>)."),
+    resume: bool = typer.Option(False, "--resume", help="Continue the run in -o from its last checkpoint."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Delete -o first if it holds a run."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar or tables; only the final line."),
+) -> None:
+    """Train a model, evaluate it on dev and test, and write the run directory."""
+    from fenlei.config import load_config
+    from fenlei.training.pipeline import train as run_train
+
+    cfg = load_config(config, set_ or [])
+    if resume and output is None:
+        raise FenleiError("--resume needs -o RUN_DIR: the run to continue")
+    if overwrite and output is not None and output.exists() and not resume:
+        shutil.rmtree(output)
+    run_train(cfg, output, quiet=quiet, resume=resume)
+
+
+@app.command()
+def evaluate(
+    run_dir: Path = typer.Argument(..., help="A finished run directory."),
+    data: Path = typer.Option(..., "--data", "-d", help="A labelled file in the run's data format."),
+    unseen_labels: str = typer.Option(None, help="error | skip: labels the run never saw."),
+    output: Path = typer.Option(None, "--output", "-o", help="Also write the metrics JSON here."),
+) -> None:
+    """Print metrics JSON of a trained run on any labelled file."""
+    from fenlei.evaluation.evaluate import evaluate_file
+
+    metrics = evaluate_file(run_dir, data, unseen_labels)
+    text = json.dumps(metrics, indent=2, ensure_ascii=False)
+    if output:
+        output.write_text(text + "\n", encoding="utf-8")
+    print(text)
+
+
+@app.command()
+def predict(
+    run_dir: Path = typer.Argument(..., help="A finished run directory."),
+    texts: list[str] = typer.Argument(None, help="Texts to classify; none = read --file or stdin."),
+    file: str = typer.Option(None, "--file", "-f", help="A file with one text per line ('-' = stdin)."),
+    top_k: int = typer.Option(1, "--top-k", "-k", help="How many labels to return per text."),
+) -> None:
+    """Print one JSON line per text: label, probability and the top-k labels."""
+    from fenlei.inference.predictor import Predictor
+
+    predictor = Predictor(run_dir)
+    if texts:
+        items = list(texts)
+    elif file and file != "-":
+        path = Path(file)
+        if not path.is_file():
+            raise FenleiError(f"{path}: file not found")
+        items = [line.rstrip("\r\n") for line in path.read_text(encoding="utf-8-sig").splitlines()]
+    elif file == "-" or not sys.stdin.isatty():
+        items = [line.rstrip("\r\n") for line in sys.stdin]
+    else:
+        raise FenleiError("give texts as arguments, --file FILE, or pipe them on stdin")
+    for result in predictor.predict(items, top_k=top_k):
+        print(json.dumps(result, ensure_ascii=False))
+
+
+@app.command()
+def compare(
+    configs: list[str] = typer.Argument(..., help="Configs to train on the same data."),
+    output: Path = typer.Option(Path("runs/compare"), "--output", "-o", help="Folder for the runs and compare.json."),
+    set_: list[str] = SetOpt,
+) -> None:
+    """Train several configs and print a comparison table."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from fenlei.evaluation.compare import compare as run_compare
+    from fenlei.evaluation.compare import summary
+
+    rows = run_compare(configs, output, set_ or [])
+    table = Table(title=f"fenlei compare -> {output}")
+    for col in ("run", "split", "accuracy", "macro F1", "MCC", "ROC-AUC", "train s", "texts/s", "params", "peak MB"):
+        table.add_column(col, justify="left" if col in ("run", "split") else "right")
+    for row in rows:
+        s = summary(row)
+        if row.status != "ok":
+            table.add_row(row.name, "[red]failed[/]", row.error[:80], *[""] * 7)
+            continue
+        table.add_row(
+            row.name,
+            s["split"],
+            _fmt(s["accuracy"]),
+            _fmt(s["macro_f1"]),
+            _fmt(s["mcc"]),
+            _fmt(s["roc_auc"]),
+            _fmt(s["train_seconds"], ".1f"),
+            _fmt(s["texts_per_second"], ",.0f"),
+            _fmt(s["params"], ",d"),
+            _fmt(s["peak_rss_mb"], ",.0f"),
+        )
+    Console(width=140).print(table)
+    if any(row.status != "ok" for row in rows):
+        raise typer.Exit(1)
+
+
+def _fmt(value, spec: str = ".4f") -> str:
+    return "-" if value is None else format(value, spec)
+
+
+@app.command()
+def models() -> None:
+    """List registered models with their parameters and defaults."""
+    import dataclasses
+
+    from fenlei.models import list_models, model_class
+
+    for name in list_models():
+        cls = model_class(name)
+        params = ", ".join(f"{f.name}={_default(f)}" for f in dataclasses.fields(cls.params_class))
+        print(f"{name:<12} [{'/'.join(cls.tokenizer_kinds)}] {params}")
+
+
+def _default(f) -> str:
+    import dataclasses
+
+    if f.default is not dataclasses.MISSING:
+        return repr(f.default)
+    if f.default_factory is not dataclasses.MISSING:
+        return repr(f.default_factory())
+    return "?"
+
+
+@data_app.command("list")
+def data_list() -> None:
+    """List the built-in data sets."""
+    from fenlei.data.catalog import list_datasets
+
+    for spec in list_datasets():
+        print(f"{spec.name:<14} {spec.language:<3} {spec.num_classes:>3} labels  {spec.description}")
+
+
+@data_app.command("fetch")
+def data_fetch(name: str = typer.Argument(..., help="A data set from `fenlei data list`.")) -> None:
+    """Download and convert a data set into the cache (once), then print its files."""
+    from fenlei.data.catalog import fetch
+
+    for split, path in fetch(name).items():
+        print(f"{split}\t{path}")
+
+
+@data_app.command("show")
+def data_show(name: str = typer.Argument(..., help="A data set from `fenlei data list`.")) -> None:
+    """Describe a data set: source, licence, files and a few examples."""
+    from fenlei.data.catalog import show
+
+    print(show(name))
+
+
+def main() -> None:
+    """Console entry point: user errors become one line and exit code 2."""
+    try:
+        app()
+    except FenleiError as err:
+        print(f"error: {err}", file=sys.stderr)
+        sys.exit(2)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,67 @@
+"""Text → id sequences for the classic models: a tokenizer plus a vocabulary.
+
+The same object encodes at training and at prediction time, and saves itself into the
+run directory (tokenizer.json + vocab.json), so the two can never drift apart.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from fenlei.data.text import make_tokenizer, resolve_kind
+from fenlei.data.vocab import Vocab
+from fenlei.errors import RunDirError
+
+
+class VocabEncoder:
+    """Tokenise, look up ids, truncate to ``max_length`` (keeping the head)."""
+
+    def __init__(self, kind: str, lowercase: bool, vocab: Vocab, max_length: int) -> None:
+        self.kind = kind
+        self.lowercase = lowercase
+        self.tokenizer = make_tokenizer(kind, lowercase=lowercase)
+        self.vocab = vocab
+        self.max_length = max_length
+        self.pad_id = 0
+
+    @classmethod
+    def fit(cls, texts: Sequence[str], tok_cfg, max_length: int) -> tuple[VocabEncoder, list[list[str]]]:
+        """Build the vocabulary from training texts; also returns their tokens for reuse."""
+        kind = resolve_kind(tok_cfg.kind, list(texts))
+        tokenizer = make_tokenizer(kind, lowercase=tok_cfg.lowercase)
+        tokens = [tokenizer(t)[:max_length] for t in texts]
+        vocab = Vocab.build(tokens, min_freq=tok_cfg.min_freq, max_size=tok_cfg.max_size)
+        return cls(kind, tok_cfg.lowercase, vocab, max_length), tokens
+
+    def tokenize(self, texts: Sequence[str]) -> list[list[str]]:
+        """Tokens of each text, truncated."""
+        return [self.tokenizer(t)[: self.max_length] for t in texts]
+
+    def encode(self, texts: Sequence[str] | None = None, tokens: list[list[str]] | None = None) -> list:
+        """Id arrays (int64) of each text; pass ``tokens`` to skip tokenising again."""
+        tokens = self.tokenize(texts) if tokens is None else tokens
+        return [np.asarray(self.vocab.encode(t) or [self.vocab.lookup("<unk>")], dtype=np.int64) for t in tokens]
+
+    def save(self, run_dir: Path) -> None:
+        """Write tokenizer.json and vocab.json."""
+        meta = {"type": "vocab", "kind": self.kind, "lowercase": self.lowercase, "max_length": self.max_length}
+        (Path(run_dir) / "tokenizer.json").write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
+        self.vocab.save(Path(run_dir) / "vocab.json")
+
+    @classmethod
+    def load(cls, run_dir: Path) -> VocabEncoder:
+        """Read what ``save`` wrote."""
+        run_dir = Path(run_dir)
+        for name in ("tokenizer.json", "vocab.json"):
+            if not (run_dir / name).is_file():
+                raise RunDirError(f"{run_dir}: {name} is missing; is this a fenlei run directory?")
+        try:
+            meta = json.loads((run_dir / "tokenizer.json").read_text(encoding="utf-8"))
+            vocab = Vocab.load(run_dir / "vocab.json")
+        except (ValueError, KeyError) as err:
+            raise RunDirError(f"{run_dir}: tokenizer.json or vocab.json is corrupt ({err})") from None
+        return cls(meta["kind"], meta["lowercase"], vocab, meta["max_length"])

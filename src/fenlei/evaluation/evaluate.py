@@ -1,0 +1,28 @@
+"""Score a finished run on any labelled file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from fenlei.data.loading import read_split
+from fenlei.evaluation.metrics import classification_metrics
+from fenlei.inference.predictor import Predictor
+
+
+def evaluate_file(run_dir: str | Path, path: str | Path, unseen_labels: str | None = None) -> dict:
+    """Metrics of the run's model on ``path``, read with the run's data settings."""
+    predictor = Predictor(run_dir)
+    data_cfg = predictor.config.data
+    examples = read_split(data_cfg, str(path), "test")
+    policy = unseen_labels or data_cfg.unseen_labels
+    ids, kept = predictor.labels.encode(examples.labels, unseen=policy, source=examples.source)
+    texts = [examples.texts[i] for i in kept]
+    probs = predictor.predict_proba(texts)
+    metrics = classification_metrics(np.asarray(ids), probs, predictor.labels.names)
+    metrics["skipped"] = {k: v for k, v in examples.skipped.items() if v}
+    if len(kept) != len(examples):
+        metrics["skipped"]["unseen_label"] = len(examples) - len(kept)
+    metrics["file"] = str(path)
+    return metrics

@@ -1,0 +1,108 @@
+"""Predictor: a finished run directory, loaded for prediction (never unpickles)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from fenlei.config import load_config
+from fenlei.data.batching import Batches
+from fenlei.data.encoder import VocabEncoder
+from fenlei.data.labels import LabelMap
+from fenlei.errors import FenleiError, RunDirError
+from fenlei.models import create_model
+from fenlei.training import state_io
+
+REQUIRED = ("config.yaml", "labels.json", "model.safetensors")
+
+
+class Predictor:
+    """Batched prediction from a run directory; results come back in input order."""
+
+    def __init__(self, run_dir: str | Path, device: str = "cpu", batch_size: int | None = None) -> None:
+        run_dir = Path(run_dir)
+        if not run_dir.is_dir():
+            raise RunDirError(f"{run_dir}: run directory not found")
+        missing = [name for name in REQUIRED if not (run_dir / name).is_file()]
+        if missing:
+            hint = " (training did not finish)" if (run_dir / "FAILED").exists() else ""
+            raise RunDirError(f"{run_dir}: missing {', '.join(missing)}{hint}; train it again with fenlei train")
+        self.run_dir = run_dir
+        self.config = load_config(run_dir / "config.yaml")
+        try:
+            self.labels = LabelMap.load(run_dir / "labels.json")
+        except (ValueError, KeyError) as err:
+            raise RunDirError(f"{run_dir / 'labels.json'}: corrupt ({err})") from None
+        self.encoder = VocabEncoder.load(run_dir)
+        self.batch_size = batch_size or self.config.train.eval_batch_size
+        self.device = torch.device(device)
+        m = self.config.model
+        self.model = create_model(
+            m.name,
+            len(self.encoder.vocab),
+            len(self.labels),
+            params=m.params,
+            embed_dim=m.embed_dim,
+            pad_id=self.encoder.pad_id,
+            embeddings=None,
+            init="default",
+        )
+        try:
+            tensors = state_io.read_tensors(run_dir / "model.safetensors")
+            self.model.load_state_dict(tensors)
+        except (OSError, RuntimeError, ValueError) as err:
+            raise RunDirError(f"{run_dir / 'model.safetensors'}: cannot be loaded ({err})") from None
+        self.model.to(self.device).eval()
+
+    @property
+    def label_names(self) -> list[str]:
+        """Label names in index order."""
+        return self.labels.names
+
+    def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
+        """Probabilities [N, C], rows in input order (batches are length-sorted inside)."""
+        texts = [str(t) for t in texts]
+        probs = np.zeros((len(texts), len(self.labels)), dtype=np.float32)
+        if not texts:
+            return probs
+        batches = Batches(self.encoder.encode(texts), None, self.batch_size, self.encoder.pad_id)
+        with torch.inference_mode():
+            for batch in batches:
+                idx = batch.pop("index").numpy()
+                batch = {k: (v if k == "lengths" else v.to(self.device)) for k, v in batch.items()}
+                probs[idx] = torch.softmax(self.model(batch).float(), -1).cpu().numpy()
+        return probs
+
+    def predict(self, texts: Sequence[str], top_k: int = 1) -> list[dict]:
+        """For each text: the top label, its probability and the ``top_k`` labels with theirs."""
+        if top_k < 1:
+            raise FenleiError("top_k must be at least 1")
+        probs = self.predict_proba(texts)
+        names = self.labels.names
+        out = []
+        for text, row in zip(texts, probs, strict=True):
+            order = np.argsort(-row)[: min(top_k, len(names))]
+            out.append(
+                {
+                    "text": text,
+                    "label": names[order[0]],
+                    "probability": float(row[order[0]]),
+                    "top": [{"label": names[i], "probability": float(row[i])} for i in order],
+                }
+            )
+        return out
+
+    def metadata(self) -> dict:
+        """Model name, labels and the run's metrics (when present)."""
+        metrics_path = self.run_dir / "metrics.json"
+        metrics = json.loads(metrics_path.read_text(encoding="utf-8")) if metrics_path.is_file() else {}
+        return {"model": self.config.model.name, "labels": self.labels.names, "metrics": metrics}
+
+
+def load(run_dir: str | Path, device: str = "cpu") -> Predictor:
+    """Open a run directory for prediction."""
+    return Predictor(run_dir, device=device)

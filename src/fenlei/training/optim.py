@@ -1,0 +1,60 @@
+"""Optimiser with parameter groups, and warmup + decay learning-rate schedules."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+
+def param_groups(model: nn.Module, weight_decay: float) -> list[dict]:
+    """Two groups: decayed weights, and biases/norms/embeddings without weight decay."""
+    decay, no_decay = [], []
+    skip = set()
+    for module in model.modules():
+        if isinstance(module, (nn.Embedding, nn.EmbeddingBag, nn.LayerNorm, nn.BatchNorm1d)):
+            skip.update(id(p) for p in module.parameters(recurse=False))
+    for name, p in model.named_parameters():
+        if not p.requires_grad:
+            continue
+        (no_decay if id(p) in skip or name.endswith("bias") or p.dim() < 2 else decay).append(p)
+    groups = [{"params": decay, "weight_decay": weight_decay}]
+    if no_decay:
+        groups.append({"params": no_decay, "weight_decay": 0.0})
+    return groups
+
+
+def build_optimizer(model: nn.Module, cfg, lr: float) -> torch.optim.Optimizer:
+    """The optimiser named by ``cfg.name`` (an OptimConfig) at peak rate ``lr``."""
+    groups = param_groups(model, cfg.weight_decay)
+    if cfg.name == "sgd":
+        return torch.optim.SGD(groups, lr=lr, momentum=cfg.momentum)
+    if cfg.name == "adam":
+        return torch.optim.Adam(groups, lr=lr, eps=cfg.eps)
+    return torch.optim.AdamW(groups, lr=lr, eps=cfg.eps)
+
+
+def warmup_steps(warmup: float, total_steps: int) -> int:
+    """Warmup as a step count: a ratio of ``total_steps`` when below 1, else steps."""
+    return int(warmup * total_steps) if warmup < 1 else int(warmup)
+
+
+def lr_factor(step: int, schedule: str, warmup: int, total: int) -> float:
+    """Multiplier of the peak rate at ``step``: linear warmup, then constant, linear or cosine decay."""
+    if warmup and step < warmup:
+        return (step + 1) / warmup
+    if schedule == "constant":
+        return 1.0
+    progress = min(1.0, (step - warmup) / max(1, total - warmup))
+    if schedule == "linear":
+        return max(0.0, 1.0 - progress)
+    return 0.5 * (1.0 + math.cos(math.pi * progress))
+
+
+def build_scheduler(optimizer: torch.optim.Optimizer, cfg, total_steps: int):
+    """A LambdaLR following ``lr_factor``; stepped once per optimiser step."""
+    warm = warmup_steps(cfg.warmup, total_steps)
+    return torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda step: lr_factor(step, cfg.schedule, warm, total_steps)
+    )

@@ -1,0 +1,248 @@
+"""``train(config, run_dir)``: data → encoder → model → the loop → metrics, into one run directory.
+
+Everything a user can get wrong (files, labels, config values) is checked before the run
+directory is created, and ``metrics.json`` is written last: a run directory without it
+never looks finished.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import resource
+import shutil
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from fenlei.config import Config
+from fenlei.data.batching import Batches
+from fenlei.data.encoder import VocabEncoder
+from fenlei.data.loading import Splits, load_splits
+from fenlei.errors import ConfigError, FenleiError
+from fenlei.models import create_model
+from fenlei.objectives import build_objective
+from fenlei.training import callbacks as cb
+from fenlei.training import state_io
+from fenlei.training.trainer import Trainer
+
+log = logging.getLogger("fenlei")
+
+
+@dataclass
+class RunResult:
+    """What ``train`` returns: where the run is and its metrics.json content."""
+
+    run_dir: Path
+    metrics: dict
+
+
+def seed_everything(seed: int) -> None:
+    """Seed python, numpy and torch (all devices)."""
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def default_run_dir(cfg: Config) -> Path:
+    """runs/<data>-<model>-<time> when the user gives no -o."""
+    data = cfg.data.name or (Path(cfg.data.train).parent.name if cfg.data.train else "data")
+    return Path("runs") / f"{data}-{cfg.model.name}-{time.strftime('%Y%m%d-%H%M%S')}"
+
+
+def build_embeddings(cfg: Config, encoder: VocabEncoder) -> tuple[np.ndarray | None, dict]:
+    """Pretrained vectors aligned to the vocabulary, and their coverage numbers."""
+    if not cfg.model.vectors:
+        return None, {}
+    from fenlei.data.vectors import align_vectors, load_vectors
+
+    vectors = load_vectors(cfg.model.vectors, keep=set(encoder.vocab.tokens))
+    matrix, oov = align_vectors(encoder.vocab, vectors, seed=cfg.train.seed)
+    return matrix, {"vectors": cfg.model.vectors, "vectors_dim": int(matrix.shape[1]), "vocab_oov_rate": oov}
+
+
+def train(cfg: Config, run_dir: str | Path | None = None, *, quiet: bool = False, resume: bool = False) -> RunResult:
+    """Train the configured model, evaluate on dev and test, and write the run directory."""
+    t_start = time.perf_counter()
+    if cfg.train.threads:
+        torch.set_num_threads(cfg.train.threads)
+    seed_everything(cfg.train.seed)
+    splits = load_splits(cfg.data)
+    _check_model_accepts(cfg)
+    encoder, train_tokens = VocabEncoder.fit(splits.train.texts, cfg.tokenizer, cfg.data.max_length)
+    embeddings, vec_info = build_embeddings(cfg, encoder)
+    seed_everything(cfg.train.seed)  # model init must not depend on what loading consumed
+    model = create_model(
+        cfg.model.name,
+        len(encoder.vocab),
+        len(splits.labels),
+        params=cfg.model.params,
+        embed_dim=cfg.model.embed_dim,
+        pad_id=encoder.pad_id,
+        embeddings=embeddings,
+        freeze_embeddings=cfg.model.freeze_embeddings,
+        init=cfg.model.init,
+    )
+    objective = build_objective(cfg.objective, splits.train_ids, len(splits.labels))
+    eval_objective = build_objective(type(cfg.objective)(), splits.train_ids, len(splits.labels))
+
+    train_b = Batches(
+        encoder.encode(tokens=train_tokens),
+        splits.train_ids,
+        cfg.train.batch_size,
+        encoder.pad_id,
+        shuffle=True,
+        seed=cfg.train.seed,
+    )
+    dev_b = Batches(encoder.encode(splits.dev.texts), splits.dev_ids, cfg.train.eval_batch_size, encoder.pad_id)
+
+    run_dir = Path(run_dir) if run_dir else default_run_dir(cfg)
+    _prepare_run_dir(run_dir, resume)
+    try:
+        cfg.save(run_dir / "config.yaml")
+        splits.labels.save(run_dir / "labels.json")
+        encoder.save(run_dir)
+        callbacks = [cb.EarlyStopping(cfg.train.patience), cb.History(run_dir / "history.csv")]
+        if cfg.train.tensorboard:
+            callbacks.append(cb.TensorBoard(run_dir / "tb"))
+        if not quiet:
+            if cfg.train.progress:
+                callbacks.append(cb.ProgressBar())
+            callbacks.append(cb.EpochTable(cfg.train.metric))
+            _print_plan(cfg, splits, encoder, model, vec_info)
+        trainer = Trainer(
+            model,
+            objective,
+            train_b,
+            dev_b,
+            cfg.train,
+            cfg.optim,
+            label_names=splits.labels.names,
+            callbacks=callbacks,
+            checkpoint_dir=run_dir / "checkpoints",
+            eval_objective=eval_objective,
+        )
+        t_train = time.perf_counter()
+        state = trainer.fit(resume=resume)
+        train_seconds = time.perf_counter() - t_train
+        trainer.load_best()
+        state_io.save_tensors(run_dir / "model.safetensors", state_io.model_tensors(trainer.model))
+        metrics = _final_metrics(cfg, trainer, splits, encoder, dev_b, run_dir)
+        metrics["train"] = {
+            "best_step": state.best_step,
+            "steps": state.step,
+            "epochs": state.epoch,
+            "stopped_early": state.stopped_early,
+            "seconds": train_seconds,
+            "total_seconds": time.perf_counter() - t_start,
+            "params": sum(p.numel() for p in model.parameters()),
+            "trainable_params": sum(p.numel() for p in model.parameters() if p.requires_grad),
+            "peak_rss_mb": _peak_rss_mb(),
+            "device": str(trainer.device),
+        }
+        metrics["data"] = {
+            "train": len(splits.train),
+            "dev": len(splits.dev),
+            "test": len(splits.test) if splits.test is not None else 0,
+            "labels": splits.labels.names,
+            "tokenizer": encoder.kind,
+            "vocab_size": len(encoder.vocab),
+            "skipped": splits.notes,
+            **vec_info,
+        }
+        state_io.write_json(run_dir / "metrics.json", metrics)
+    except BaseException:
+        (run_dir / "FAILED").write_text("training did not finish; metrics.json was not written\n")
+        raise
+    if not quiet:
+        _print_final(metrics, run_dir)
+    return RunResult(run_dir, metrics)
+
+
+def _final_metrics(cfg: Config, trainer: Trainer, splits: Splits, encoder, dev_b, run_dir: Path) -> dict:
+    dev_metrics, _ = trainer.evaluate(dev_b)
+    metrics = {"dev": dev_metrics, "metric": cfg.train.metric}
+    if splits.test is None:
+        return metrics
+    test_b = Batches(
+        encoder.encode(splits.test.texts), splits.test_ids, cfg.train.eval_batch_size, encoder.pad_id
+    )
+    t0 = time.perf_counter()
+    test_metrics, probs = trainer.evaluate(test_b)
+    seconds = time.perf_counter() - t0
+    test_metrics["texts_per_second"] = len(splits.test) / max(seconds, 1e-9)
+    metrics["test"] = test_metrics
+    _write_predictions(run_dir / "predictions.tsv", splits, probs)
+    return metrics
+
+
+def _write_predictions(path: Path, splits: Splits, probs: np.ndarray) -> None:
+    names = splits.labels.names
+    pred = probs.argmax(1)
+    lines = ["text\tlabel\tprediction\tconfidence\t" + "\t".join(f"p_{n}" for n in names)]
+    for text, gold, p, row in zip(splits.test.texts, splits.test_ids, pred, probs, strict=True):
+        clean = text.replace("\t", " ").replace("\n", " ")
+        probs_txt = "\t".join(f"{x:.6f}" for x in row)
+        lines.append(f"{clean}\t{names[gold]}\t{names[p]}\t{row[p]:.6f}\t{probs_txt}")
+    state_io.atomic_write_text(path, "\n".join(lines) + "\n")
+
+
+def _prepare_run_dir(run_dir: Path, resume: bool) -> None:
+    if resume:
+        if not (run_dir / "checkpoints").is_dir():
+            raise FenleiError(f"{run_dir}: no checkpoints to resume from; train without --resume")
+        for stale in ("FAILED", "metrics.json"):
+            (run_dir / stale).unlink(missing_ok=True)
+        return
+    if (run_dir / "metrics.json").exists() or (run_dir / "checkpoints").exists():
+        raise FenleiError(
+            f"{run_dir}: already holds a run; choose another -o, delete it, or pass --resume to continue it"
+        )
+    if run_dir.exists() and any(run_dir.iterdir()):
+        shutil.rmtree(run_dir / "tb", ignore_errors=True)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    (run_dir / "FAILED").unlink(missing_ok=True)
+
+
+def _check_model_accepts(cfg: Config) -> None:
+    from fenlei.models import model_class
+
+    kinds = model_class(cfg.model.name).tokenizer_kinds
+    if cfg.tokenizer.kind != "auto" and cfg.tokenizer.kind not in kinds:
+        raise ConfigError(
+            f"tokenizer.kind: model {cfg.model.name!r} takes {', '.join(kinds)}, not {cfg.tokenizer.kind!r}"
+        )
+
+
+def _peak_rss_mb() -> float:
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return rss / (1024 * 1024) if sys.platform == "darwin" else rss / 1024
+
+
+def _print_plan(cfg: Config, splits: Splits, encoder, model, vec_info: dict) -> None:
+    from rich.console import Console
+
+    console = Console(stderr=True, highlight=False)
+    params = sum(p.numel() for p in model.parameters())
+    skipped = ", ".join(f"{k}={v}" for k, v in splits.notes.items()) or "none"
+    console.print(
+        f"[bold]{cfg.model.name}[/] on {len(splits.train)} train / {len(splits.dev)} dev / "
+        f"{len(splits.test) if splits.test is not None else 0} test texts, {len(splits.labels)} labels; "
+        f"tokenizer {encoder.kind}, vocab {len(encoder.vocab)}, {params:,} parameters; skipped: {skipped}"
+    )
+    if vec_info:
+        console.print(
+            f"vectors {vec_info['vectors']} ({vec_info['vectors_dim']}d): "
+            f"{vec_info['vocab_oov_rate']:.1%} of the vocabulary not covered"
+        )
+
+
+def _print_final(metrics: dict, run_dir: Path) -> None:
+    split = "test" if "test" in metrics else "dev"
+    m = metrics[split]
+    parts = [f"{k} {m[k]:.4f}" for k in ("accuracy", "macro_f1", "mcc", "roc_auc") if m.get(k) is not None]
+    print(f"{split}: " + "  ".join(parts) + f"  ({metrics['train']['seconds']:.1f}s) -> {run_dir}")
