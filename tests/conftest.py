@@ -1,0 +1,89 @@
+"""Shared fixtures: tiny labelled data sets made on the fly, and a CLI runner."""
+
+from __future__ import annotations
+
+import random
+import sys
+
+import pytest
+
+POS = ["good", "great", "fine", "lovely", "superb", "charming", "moving"]
+NEG = ["bad", "awful", "poor", "dull", "boring", "clumsy", "tedious"]
+FILL = ["the", "film", "a", "story", "is", "was", "plot", "acting", "really", "quite", "and", "it"]
+
+
+def make_sentiment(n: int, seed: int) -> list[tuple[str, str]]:
+    """Short English sentences whose label is given away by one sentiment word."""
+    rng = random.Random(seed)
+    rows = []
+    for i in range(n):
+        label = "pos" if i % 2 == 0 else "neg"
+        words = rng.choices(FILL, k=rng.randint(2, 9))
+        words.insert(rng.randint(0, len(words)), rng.choice(POS if label == "pos" else NEG))
+        rows.append((label, " ".join(words)))
+    return rows
+
+
+def write_tsv(path, rows, header=("label", "text")) -> str:
+    lines = ["\t".join(header)] + ["\t".join(r) for r in rows]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return str(path)
+
+
+@pytest.fixture
+def tiny_data(tmp_path):
+    """train/dev/test TSV files of an easy two-class task."""
+    d = tmp_path / "data"
+    d.mkdir()
+    return {
+        "train": write_tsv(d / "train.tsv", make_sentiment(160, 0)),
+        "dev": write_tsv(d / "dev.tsv", make_sentiment(40, 1)),
+        "test": write_tsv(d / "test.tsv", make_sentiment(40, 2)),
+    }
+
+
+ZH = {
+    "sports": ["足球", "比赛", "球队", "冠军", "篮球"],
+    "finance": ["股票", "银行", "基金", "市场", "利率"],
+    "game": ["游戏", "玩家", "网游", "副本", "电竞"],
+}
+
+
+@pytest.fixture
+def tiny_zh(tmp_path):
+    """train/test TSV files of an easy three-class Chinese task."""
+    rng = random.Random(0)
+    filler = list("的了在是我有和就不人都一个上也很到说要去你会着没看好自己这")
+
+    def rows(n):
+        out = []
+        for i in range(n):
+            label = list(ZH)[i % 3]
+            text = "".join(rng.choices(filler, k=rng.randint(3, 8))) + rng.choice(ZH[label])
+            out.append((label, text + "".join(rng.choices(filler, k=3))))
+        return out
+
+    d = tmp_path / "zh"
+    d.mkdir()
+    return {"train": write_tsv(d / "train.tsv", rows(150)), "test": write_tsv(d / "test.tsv", rows(30))}
+
+
+@pytest.fixture
+def cli(monkeypatch, capsys):
+    """Run the fenlei CLI in-process: returns (exit code, stdout, stderr)."""
+    from fenlei.cli import main
+
+    def run(*args: str):
+        monkeypatch.setattr(sys, "argv", ["fenlei", *args])
+        code = 0
+        try:
+            main()
+        except SystemExit as exc:
+            code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+        out = capsys.readouterr()
+        return code, out.out, out.err
+
+    return run
+
+
+FAST = ["train.epochs=3", "train.tensorboard=false", "train.progress=false", "train.batch_size=16"]

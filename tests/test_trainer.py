@@ -1,0 +1,86 @@
+"""The one loop: it learns, stops early, and resumes bit for bit."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from fenlei.config import load_config
+from fenlei.data.batching import Batches
+from fenlei.models import create_model
+from fenlei.objectives import build_objective
+from fenlei.training.callbacks import Callback, EarlyStopping
+from fenlei.training.trainer import Trainer
+
+
+def _setup(overrides, checkpoint_dir=None, callbacks=()):
+    cfg = load_config(None, ["model.name=fasttext", "train.progress=false", *overrides])
+    rng = np.random.default_rng(0)
+    # token 2..9 decide the class: class = first token % 2
+    seqs = [rng.integers(2, 40, size=rng.integers(2, 12)) for _ in range(120)]
+    labels = [int(s[0] % 2) for s in seqs]
+    torch.manual_seed(0)
+    model = create_model("fasttext", 40, 2, params={"ngrams": 1}, embed_dim=16)
+    objective = build_objective(cfg.objective, labels, 2)
+    train_b = Batches(seqs[:100], labels[:100], 10, 0, shuffle=True, seed=cfg.train.seed)
+    dev_b = Batches(seqs[100:], labels[100:], 32, 0)
+    trainer = Trainer(
+        model, objective, train_b, dev_b, cfg.train, cfg.optim,
+        label_names=["a", "b"], callbacks=list(callbacks), checkpoint_dir=checkpoint_dir,
+    )
+    return trainer
+
+
+def test_loss_goes_down():
+    trainer = _setup(["train.epochs=15", "train.lr=0.05"])
+    before, _ = trainer.evaluate(trainer.train_batches)
+    trainer.fit()
+    after, _ = trainer.evaluate(trainer.train_batches)
+    assert after["loss"] < before["loss"] * 0.5
+    assert after["accuracy"] > 0.9
+
+
+def test_early_stopping_stops():
+    # a learning rate this small cannot move the dev metric, so patience 2 ends the run early
+    trainer = _setup(["train.epochs=20", "train.lr=1e-12"], callbacks=[EarlyStopping(2)])
+    state = trainer.fit()
+    assert state.stopped_early
+    assert state.epoch == 3
+
+
+class _Crash(Callback):
+    def __init__(self, at: int):
+        self.at = at
+
+    def on_step_end(self, trainer, logs):
+        if trainer.state.step == self.at:
+            raise KeyboardInterrupt
+
+
+@pytest.mark.parametrize("accumulate", [1, 2])
+def test_resume_matches_uninterrupted(tmp_path, accumulate):
+    over = ["train.epochs=3", "train.lr=0.01", "train.eval_every=3", f"train.accumulate={accumulate}",
+            "optim.schedule=cosine", "optim.warmup=0.2", "model.dropout=0.3"]
+    full = _setup(over, tmp_path / "a")
+    full.fit()
+    crashed = _setup(over, tmp_path / "b", callbacks=[_Crash(at=8)])
+    with pytest.raises(KeyboardInterrupt):
+        crashed.fit()
+    resumed = _setup(over, tmp_path / "b")
+    assert resumed.load_checkpoint() and resumed.state.step == 6
+    resumed = _setup(over, tmp_path / "b")
+    resumed.fit(resume=True)
+    assert resumed.state.step == full.state.step
+    for (name, p), q in zip(full.model.state_dict().items(), resumed.model.state_dict().values(), strict=True):
+        assert torch.equal(p, q), name
+
+
+def test_best_checkpoint_is_restored(tmp_path):
+    trainer = _setup(["train.epochs=4", "train.lr=0.05"], tmp_path)
+    trainer.fit()
+    best = trainer.state.best_metric
+    assert (tmp_path / "best.safetensors").is_file()
+    assert trainer.load_best()
+    metrics, _ = trainer.evaluate(trainer.dev_batches)
+    assert metrics["accuracy"] == pytest.approx(best)
