@@ -34,8 +34,7 @@ format: $(STAMP)
 	$(BIN)/ruff check --fix src tests benchmarks
 
 bench: $(STAMP)
-	$(BIN)/python benchmarks/classic_speed.py
-	$(BIN)/python benchmarks/classic_accuracy.py
+	$(BIN)/python benchmarks/classic.py
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache .ruff_cache

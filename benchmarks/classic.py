@@ -1,0 +1,112 @@
+"""Accuracy, train time, inference speed and peak memory of the classic models on ../shared/data.
+
+Each (recipe, seed) trains in its own process with ``fenlei train`` so peak memory is per run.
+Prints a markdown table (mean ± std over seeds) and writes benchmarks/results/classic.json.
+
+    python benchmarks/classic.py                       # the default grid, 3 seeds
+    python benchmarks/classic.py --recipes sst2-fasttext thucnews-textcnn --seeds 1
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+DEFAULT = [
+    "sst2-fasttext",
+    "sst2-textcnn",
+    "sst2-textrnn",
+    "mr-textcnn",
+    "thucnews-fasttext",
+    "thucnews-textcnn",
+    "thucnews-textrnn",
+]
+
+
+def run_one(recipe: str, seed: int, out: Path, extra: list[str]) -> dict:
+    run_dir = out / f"{recipe}-s{seed}"
+    cmd = [sys.executable, "-m", "fenlei", "train", str(ROOT / "configs" / f"{recipe}.yaml"), "-o", str(run_dir),
+           "--overwrite", "--quiet", "--set", f"train.seed={seed}", "--set", "train.tensorboard=false"]
+    for item in extra:
+        cmd += ["--set", item]
+    t0 = time.perf_counter()
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    if proc.returncode != 0:
+        return {"recipe": recipe, "seed": seed, "error": (proc.stderr.strip().splitlines() or ["?"])[-1]}
+    m = json.loads((run_dir / "metrics.json").read_text())
+    return {
+        "recipe": recipe,
+        "seed": seed,
+        "accuracy": m["test"]["accuracy"],
+        "macro_f1": m["test"]["macro_f1"],
+        "mcc": m["test"]["mcc"],
+        "train_seconds": m["train"]["seconds"],
+        "wall_seconds": time.perf_counter() - t0,
+        "texts_per_second": m["test"]["texts_per_second"],
+        "peak_rss_mb": m["train"]["peak_rss_mb"],
+        "params": m["train"]["params"],
+        "epochs": m["train"]["epochs"],
+    }
+
+
+def mean_std(values: list[float]) -> tuple[float, float]:
+    return statistics.fmean(values), (statistics.stdev(values) if len(values) > 1 else 0.0)
+
+
+def table(rows: list[dict]) -> str:
+    lines = [
+        "| recipe | seeds | test accuracy | macro-F1 | train s | infer texts/s | peak RSS MB | params |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for recipe in dict.fromkeys(r["recipe"] for r in rows):
+        ok = [r for r in rows if r["recipe"] == recipe and "error" not in r]
+        if not ok:
+            err = next(r["error"] for r in rows if r["recipe"] == recipe)
+            lines.append(f"| {recipe} | failed: {err} | | | | | | |")
+            continue
+        acc, acc_sd = mean_std([r["accuracy"] for r in ok])
+        f1, f1_sd = mean_std([r["macro_f1"] for r in ok])
+        lines.append(
+            f"| {recipe} | {len(ok)} | {acc:.4f} ± {acc_sd:.4f} | {f1:.4f} ± {f1_sd:.4f} | "
+            f"{statistics.fmean(r['train_seconds'] for r in ok):.1f} | "
+            f"{statistics.fmean(r['texts_per_second'] for r in ok):,.0f} | "
+            f"{max(r['peak_rss_mb'] for r in ok):,.0f} | {ok[0]['params']:,} |"
+        )
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--recipes", nargs="+", default=DEFAULT)
+    parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--out", type=Path, default=ROOT / "runs" / "bench")
+    parser.add_argument("--set", dest="extra", action="append", default=[], help="extra config override")
+    args = parser.parse_args()
+    rows = []
+    for recipe in args.recipes:
+        for seed in range(1, args.seeds + 1):
+            row = run_one(recipe, seed, args.out, args.extra)
+            print(json.dumps(row), file=sys.stderr, flush=True)
+            rows.append(row)
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=ROOT)
+    meta = {
+        "date": time.strftime("%Y-%m-%d"),
+        "commit": commit.stdout.strip(),
+        "machine": f"{platform.machine()}, {platform.processor() or 'cpu'}, python {platform.python_version()}",
+    }
+    results = ROOT / "benchmarks" / "results"
+    results.mkdir(parents=True, exist_ok=True)
+    (results / "classic.json").write_text(json.dumps({"meta": meta, "rows": rows}, indent=2) + "\n")
+    print(f"machine: {meta['machine']}; date {meta['date']}; commit {meta['commit']}\n")
+    print(table(rows))
+
+
+if __name__ == "__main__":
+    main()
