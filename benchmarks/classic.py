@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import statistics
 import subprocess
@@ -32,8 +33,21 @@ DEFAULT = [
 
 def run_one(recipe: str, seed: int, out: Path, extra: list[str]) -> dict:
     run_dir = out / f"{recipe}-s{seed}"
-    cmd = [sys.executable, "-m", "fenlei", "train", str(ROOT / "configs" / f"{recipe}.yaml"), "-o", str(run_dir),
-           "--overwrite", "--quiet", "--set", f"train.seed={seed}", "--set", "train.tensorboard=false"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "fenlei",
+        "train",
+        str(ROOT / "configs" / f"{recipe}.yaml"),
+        "-o",
+        str(run_dir),
+        "--overwrite",
+        "--quiet",
+        "--set",
+        f"train.seed={seed}",
+        "--set",
+        "train.tensorboard=false",
+    ]
     for item in extra:
         cmd += ["--set", item]
     t0 = time.perf_counter()
@@ -99,7 +113,7 @@ def main() -> None:
     meta = {
         "date": time.strftime("%Y-%m-%d"),
         "commit": commit.stdout.strip(),
-        "machine": f"{platform.machine()}, {platform.processor() or 'cpu'}, python {platform.python_version()}",
+        "machine": f"{platform.machine()}, {os.cpu_count()} cores, python {platform.python_version()}",
     }
     results = ROOT / "benchmarks" / "results"
     results.mkdir(parents=True, exist_ok=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
+
 from conftest import FAST, make_sentiment, write_tsv
 
 
@@ -15,14 +16,31 @@ def _sets(*items):
 def test_train_evaluate_predict(cli, tiny_data, tmp_path):
     run = tmp_path / "run"
     code, out, err = cli(
-        "train", "-o", str(run), *_sets(f"data.train={tiny_data['train']}", f"data.dev={tiny_data['dev']}",
-                                         f"data.test={tiny_data['test']}", "model.name=textcnn", *FAST,
-                                         "train.epochs=6", "train.tensorboard=true")
+        "train",
+        "-o",
+        str(run),
+        *_sets(
+            f"data.train={tiny_data['train']}",
+            f"data.dev={tiny_data['dev']}",
+            f"data.test={tiny_data['test']}",
+            "model.name=textcnn",
+            *FAST,
+            "train.epochs=6",
+            "train.tensorboard=true",
+        ),
     )
     assert code == 0, err
     assert "test: accuracy" in out
-    for name in ("config.yaml", "labels.json", "vocab.json", "tokenizer.json", "model.safetensors",
-                 "metrics.json", "history.csv", "predictions.tsv"):
+    for name in (
+        "config.yaml",
+        "labels.json",
+        "vocab.json",
+        "tokenizer.json",
+        "model.safetensors",
+        "metrics.json",
+        "history.csv",
+        "predictions.tsv",
+    ):
         assert (run / name).is_file(), name
     assert any((run / "tb").iterdir())
     assert not (run / "FAILED").exists()
@@ -45,9 +63,19 @@ def test_train_evaluate_predict(cli, tiny_data, tmp_path):
 
 def test_chinese_auto_char_tokenizer(cli, tiny_zh, tmp_path):
     run = tmp_path / "zh"
-    code, out, err = cli("train", "-o", str(run), *_sets(f"data.train={tiny_zh['train']}",
-                                                          f"data.test={tiny_zh['test']}", "model.name=fasttext",
-                                                          *FAST, "train.epochs=15", "train.lr=0.02"))
+    code, out, err = cli(
+        "train",
+        "-o",
+        str(run),
+        *_sets(
+            f"data.train={tiny_zh['train']}",
+            f"data.test={tiny_zh['test']}",
+            "model.name=fasttext",
+            *FAST,
+            "train.epochs=15",
+            "train.lr=0.02",
+        ),
+    )
     assert code == 0, err
     metrics = json.loads((run / "metrics.json").read_text())
     assert metrics["data"]["tokenizer"] == "char"
@@ -61,8 +89,13 @@ def test_compare_table(cli, tiny_data, tmp_path):
         path.write_text(f"model:\n  name: {name}\n")
         cfgs.append(str(path))
     out_dir = tmp_path / "cmp"
-    code, out, err = cli("compare", *cfgs, "-o", str(out_dir),
-                         *_sets(f"data.train={tiny_data['train']}", f"data.test={tiny_data['test']}", *FAST))
+    code, out, err = cli(
+        "compare",
+        *cfgs,
+        "-o",
+        str(out_dir),
+        *_sets(f"data.train={tiny_data['train']}", f"data.test={tiny_data['test']}", *FAST),
+    )
     assert code == 0, err
     assert "fasttext" in out and "textcnn" in out
     rows = json.loads((out_dir / "compare.json").read_text())
@@ -114,7 +147,9 @@ def test_ragged_row(cli, tmp_path):
 def test_non_utf8(cli, tmp_path):
     p = tmp_path / "latin.tsv"
     rows = make_sentiment(20, 0)
-    p.write_bytes(("label\ttext\n" + "\n".join("\t".join(r) for r in rows[:5])).encode() + b"\npos\tcaf\xe9 good\n")
+    p.write_bytes(
+        ("label\ttext\n" + "\n".join("\t".join(r) for r in rows[:5])).encode() + b"\npos\tcaf\xe9 good\n"
+    )
     err = _train_expect_error(cli, tmp_path, p, needle="line 7")
     assert "data.encoding" in err
 
@@ -124,8 +159,12 @@ def test_unseen_label_error_and_skip(cli, tmp_path, tiny_data):
     dev = write_tsv(tmp_path / "dev.tsv", rows)
     _train_expect_error(cli, tmp_path, tiny_data["train"], f"data.dev={dev}", needle="neutral")
     run = tmp_path / "skip"
-    code, out, err = cli("train", "-o", str(run), *_sets(f"data.train={tiny_data['train']}", f"data.dev={dev}",
-                                                          "data.unseen_labels=skip", *FAST))
+    code, out, err = cli(
+        "train",
+        "-o",
+        str(run),
+        *_sets(f"data.train={tiny_data['train']}", f"data.dev={dev}", "data.unseen_labels=skip", *FAST),
+    )
     assert code == 0, err
     metrics = json.loads((run / "metrics.json").read_text())
     assert metrics["data"]["skipped"]["dev_unseen_label"] == 1

@@ -20,7 +20,8 @@ def test_defaults_roundtrip(tmp_path):
 
 def test_overrides_parse_values():
     cfg = load_config(
-        None, ["train.lr=3e-5", "train.epochs=2", "model.name=textrnn", "model.hidden_size=16", "data.dev=null"]
+        None,
+        ["train.lr=3e-5", "train.epochs=2", "model.name=textrnn", "model.hidden_size=16", "data.dev=null"],
     )
     assert cfg.train.lr == pytest.approx(3e-5)
     assert cfg.train.epochs == 2

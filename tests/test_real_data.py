@@ -31,9 +31,22 @@ def test_every_model_trains_on_real_data(cli, tmp_path, model, data):
     test = SHARED / data / "test.tsv"
     run = tmp_path / f"{data}-{model}"
     code, _, err = cli(
-        "train", "-o", str(run), *QUIET,
-        "--set", f"data.train={train}", "--set", f"data.test={test}", "--set", f"model.name={model}",
-        "--set", "train.epochs=1", "--set", "data.max_length=40", "--set", "model.embed_dim=64",
+        "train",
+        "-o",
+        str(run),
+        *QUIET,
+        "--set",
+        f"data.train={train}",
+        "--set",
+        f"data.test={test}",
+        "--set",
+        f"model.name={model}",
+        "--set",
+        "train.epochs=1",
+        "--set",
+        "data.max_length=40",
+        "--set",
+        "model.embed_dim=64",
     )
     assert code == 0, err
     metrics = json.loads((run / "metrics.json").read_text())

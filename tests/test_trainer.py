@@ -26,8 +26,15 @@ def _setup(overrides, checkpoint_dir=None, callbacks=()):
     train_b = Batches(seqs[:100], labels[:100], 10, 0, shuffle=True, seed=cfg.train.seed)
     dev_b = Batches(seqs[100:], labels[100:], 32, 0)
     trainer = Trainer(
-        model, objective, train_b, dev_b, cfg.train, cfg.optim,
-        label_names=["a", "b"], callbacks=list(callbacks), checkpoint_dir=checkpoint_dir,
+        model,
+        objective,
+        train_b,
+        dev_b,
+        cfg.train,
+        cfg.optim,
+        label_names=["a", "b"],
+        callbacks=list(callbacks),
+        checkpoint_dir=checkpoint_dir,
     )
     return trainer
 
@@ -60,8 +67,15 @@ class _Crash(Callback):
 
 @pytest.mark.parametrize("accumulate", [1, 2])
 def test_resume_matches_uninterrupted(tmp_path, accumulate):
-    over = ["train.epochs=3", "train.lr=0.01", "train.eval_every=3", f"train.accumulate={accumulate}",
-            "optim.schedule=cosine", "optim.warmup=0.2", "model.dropout=0.3"]
+    over = [
+        "train.epochs=3",
+        "train.lr=0.01",
+        "train.eval_every=3",
+        f"train.accumulate={accumulate}",
+        "optim.schedule=cosine",
+        "optim.warmup=0.2",
+        "model.dropout=0.3",
+    ]
     full = _setup(over, tmp_path / "a")
     full.fit()
     crashed = _setup(over, tmp_path / "b", callbacks=[_Crash(at=8)])
@@ -72,7 +86,9 @@ def test_resume_matches_uninterrupted(tmp_path, accumulate):
     resumed = _setup(over, tmp_path / "b")
     resumed.fit(resume=True)
     assert resumed.state.step == full.state.step
-    for (name, p), q in zip(full.model.state_dict().items(), resumed.model.state_dict().values(), strict=True):
+    for (name, p), q in zip(
+        full.model.state_dict().items(), resumed.model.state_dict().values(), strict=True
+    ):
         assert torch.equal(p, q), name
 
 

@@ -34,4 +34,4 @@ def __getattr__(name: str):
     raise AttributeError(f"module 'fenlei' has no attribute {name!r}")
 
 
-__all__ = sorted(_LAZY)
+__all__ = ["Config", "FenleiError", "Predictor", "evaluate_file", "load", "load_config", "train"]

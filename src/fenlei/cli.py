@@ -30,10 +30,14 @@ SetOpt = typer.Option(None, "--set", "-s", help="Override a config key: section.
 def train(
     config: str = typer.Argument(None, help="YAML config; omit to start from the defaults."),
     set_: list[str] = SetOpt,
-    output: Path = typer.Option(None, "--output", "-o", help="Run directory (default runs/<data>-<model>-<time>)."),
+    output: Path = typer.Option(
+        None, "--output", "-o", help="Run directory (default runs/<data>-<model>-<time>)."
+    ),
     resume: bool = typer.Option(False, "--resume", help="Continue the run in -o from its last checkpoint."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Delete -o first if it holds a run."),
-    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar or tables; only the final line."),
+    quiet: bool = typer.Option(
+        False, "--quiet", "-q", help="No progress bar or tables; only the final line."
+    ),
 ) -> None:
     """Train a model, evaluate it on dev and test, and write the run directory."""
     from fenlei.config import load_config
@@ -93,7 +97,9 @@ def predict(
 @app.command()
 def compare(
     configs: list[str] = typer.Argument(..., help="Configs to train on the same data."),
-    output: Path = typer.Option(Path("runs/compare"), "--output", "-o", help="Folder for the runs and compare.json."),
+    output: Path = typer.Option(
+        Path("runs/compare"), "--output", "-o", help="Folder for the runs and compare.json."
+    ),
     set_: list[str] = SetOpt,
 ) -> None:
     """Train several configs and print a comparison table."""
@@ -105,7 +111,18 @@ def compare(
 
     rows = run_compare(configs, output, set_ or [])
     table = Table(title=f"fenlei compare -> {output}")
-    for col in ("run", "split", "accuracy", "macro F1", "MCC", "ROC-AUC", "train s", "texts/s", "params", "peak MB"):
+    for col in (
+        "run",
+        "split",
+        "accuracy",
+        "macro F1",
+        "MCC",
+        "ROC-AUC",
+        "train s",
+        "texts/s",
+        "params",
+        "peak MB",
+    ):
         table.add_column(col, justify="left" if col in ("run", "split") else "right")
     for row in rows:
         s = summary(row)

@@ -247,9 +247,9 @@ def _resolve_paths(raw: dict[str, Any], base: Path) -> dict[str, Any]:
     model = raw.get("model")
     if isinstance(model, dict):
         vec = model.get("vectors")
-        if isinstance(vec, str) and ("/" in vec or vec.endswith((".vec", ".txt", ".bin"))):
-            if not Path(vec).expanduser().is_absolute():
-                model["vectors"] = str((base / vec).resolve())
+        looks_like_path = isinstance(vec, str) and ("/" in vec or vec.endswith((".vec", ".txt", ".bin")))
+        if looks_like_path and not Path(vec).expanduser().is_absolute():
+            model["vectors"] = str((base / vec).resolve())
     return raw
 
 
@@ -271,7 +271,9 @@ def _build_section(name: str, cls: type, raw: Any) -> Any:
             known = ", ".join(sorted(fields))
             raise ConfigError(f"{name}.{key}: unknown key; keys of '{name}' are: {known}")
     if cls is ModelConfig:
-        kwargs["params"] = {**raw.get("params", {}), **extra} if isinstance(raw.get("params"), dict) else extra
+        kwargs["params"] = (
+            {**raw.get("params", {}), **extra} if isinstance(raw.get("params"), dict) else extra
+        )
     try:
         return cls(**kwargs)
     except FenleiError as err:

@@ -11,7 +11,7 @@ T = TypeVar("T")
 
 
 class Registry(Generic[T]):
-    """Maps names to objects (classes or factories); unknown names raise a FenleiError listing the known ones."""
+    """Maps names to objects (classes, factories); unknown names raise an error listing the known ones."""
 
     def __init__(self, kind: str, error: type[FenleiError] = FenleiError) -> None:
         self.kind = kind

@@ -44,11 +44,18 @@ class VocabEncoder:
     def encode(self, texts: Sequence[str] | None = None, tokens: list[list[str]] | None = None) -> list:
         """Id arrays (int64) of each text; pass ``tokens`` to skip tokenising again."""
         tokens = self.tokenize(texts) if tokens is None else tokens
-        return [np.asarray(self.vocab.encode(t) or [self.vocab.lookup("<unk>")], dtype=np.int64) for t in tokens]
+        return [
+            np.asarray(self.vocab.encode(t) or [self.vocab.lookup("<unk>")], dtype=np.int64) for t in tokens
+        ]
 
     def save(self, run_dir: Path) -> None:
         """Write tokenizer.json and vocab.json."""
-        meta = {"type": "vocab", "kind": self.kind, "lowercase": self.lowercase, "max_length": self.max_length}
+        meta = {
+            "type": "vocab",
+            "kind": self.kind,
+            "lowercase": self.lowercase,
+            "max_length": self.max_length,
+        }
         (Path(run_dir) / "tokenizer.json").write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
         self.vocab.save(Path(run_dir) / "vocab.json")
 

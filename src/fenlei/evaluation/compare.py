@@ -40,7 +40,9 @@ def run_name(config_path: str, taken: set[str]) -> str:
     return name
 
 
-def compare(configs: list[str], out_dir: str | Path, overrides: list[str], *, verbose: bool = True) -> list[CompareRow]:
+def compare(
+    configs: list[str], out_dir: str | Path, overrides: list[str], *, verbose: bool = True
+) -> list[CompareRow]:
     """Train every config (with the shared overrides) into ``out_dir/<name>`` and collect results."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -57,8 +59,13 @@ def compare(configs: list[str], out_dir: str | Path, overrides: list[str], *, ve
         if verbose:
             print(f"[{len(rows) + 1}/{len(configs)}] {name}", file=sys.stderr, flush=True)
         t0 = time.perf_counter()
-        proc = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=None if verbose else subprocess.PIPE, text=True,
-                              env=os.environ.copy())
+        proc = subprocess.run(
+            cmd,
+            stdout=subprocess.PIPE,
+            stderr=None if verbose else subprocess.PIPE,
+            text=True,
+            env=os.environ.copy(),
+        )
         metrics_path = run_dir / "metrics.json"
         if proc.returncode == 0 and metrics_path.is_file():
             metrics = json.loads(metrics_path.read_text(encoding="utf-8"))

@@ -30,7 +30,9 @@ class Predictor:
         missing = [name for name in REQUIRED if not (run_dir / name).is_file()]
         if missing:
             hint = " (training did not finish)" if (run_dir / "FAILED").exists() else ""
-            raise RunDirError(f"{run_dir}: missing {', '.join(missing)}{hint}; train it again with fenlei train")
+            raise RunDirError(
+                f"{run_dir}: missing {', '.join(missing)}{hint}; train it again with fenlei train"
+            )
         self.run_dir = run_dir
         self.config = load_config(run_dir / "config.yaml")
         try:

@@ -44,7 +44,9 @@ def make_params(name: str, params: dict[str, Any] | None = None) -> ModelParams:
     unknown = sorted(set(params) - set(fields))
     if unknown:
         known = ", ".join(sorted(fields)) or "(none)"
-        raise ModelError(f"model.{unknown[0]}: not a parameter of model {name!r}; its parameters are: {known}")
+        raise ModelError(
+            f"model.{unknown[0]}: not a parameter of model {name!r}; its parameters are: {known}"
+        )
     try:
         return cls(**params)
     except (TypeError, ValueError) as err:

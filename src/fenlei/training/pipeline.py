@@ -65,7 +65,9 @@ def build_embeddings(cfg: Config, encoder: VocabEncoder) -> tuple[np.ndarray | N
     return matrix, {"vectors": cfg.model.vectors, "vectors_dim": int(matrix.shape[1]), "vocab_oov_rate": oov}
 
 
-def train(cfg: Config, run_dir: str | Path | None = None, *, quiet: bool = False, resume: bool = False) -> RunResult:
+def train(
+    cfg: Config, run_dir: str | Path | None = None, *, quiet: bool = False, resume: bool = False
+) -> RunResult:
     """Train the configured model, evaluate on dev and test, and write the run directory."""
     t_start = time.perf_counter()
     if cfg.train.threads:
@@ -98,7 +100,9 @@ def train(cfg: Config, run_dir: str | Path | None = None, *, quiet: bool = False
         shuffle=True,
         seed=cfg.train.seed,
     )
-    dev_b = Batches(encoder.encode(splits.dev.texts), splits.dev_ids, cfg.train.eval_batch_size, encoder.pad_id)
+    dev_b = Batches(
+        encoder.encode(splits.dev.texts), splits.dev_ids, cfg.train.eval_batch_size, encoder.pad_id
+    )
 
     run_dir = Path(run_dir) if run_dir else default_run_dir(cfg)
     _prepare_run_dir(run_dir, resume)
