@@ -1,0 +1,96 @@
+"""Readers for corpora in their original layouts: aclImdb folders, raw CoLA, THUCNews + class.txt.
+
+Column names do not apply to these layouts; ``label_column=None`` still drops the labels.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fenlei.data.examples import Examples
+from fenlei.data.readers_io import (
+    READERS,
+    ReadOptions,
+    RowCollector,
+    config_key,
+    fail,
+    read_text,
+    split_lines,
+)
+from fenlei.errors import DataError
+
+ACLIMDB_LABELS = ("neg", "pos")
+
+
+@READERS.register("aclimdb")
+def read_aclimdb(path: Path, opts: ReadOptions) -> Examples:
+    """``<root>/<split>/{pos,neg}/*.txt`` (path = root or split folder); labels "pos"/"neg"."""
+    folder = aclimdb_split_dir(path, opts.split)
+    rows = RowCollector(folder, opts.label_column is not None)
+    for label in ACLIMDB_LABELS:
+        for file in sorted((folder / label).glob("*.txt")):
+            # reviews hold HTML line breaks; a tokenizer would otherwise see "<br" as a word
+            text = read_text(file, opts.encoding, opts.split, allow_empty=True).replace("<br />", " ")
+            rows.add(1, text, label)
+    return rows.result()
+
+
+def aclimdb_split_dir(path: Path, split: str) -> Path:
+    """The folder holding pos/ and neg/ for ``split``: ``path/split`` or ``path`` itself."""
+    if not path.exists():
+        raise DataError(f"{path} not found; check {config_key(split)}")
+    for folder in (path / split, path):
+        if all((folder / label).is_dir() for label in ACLIMDB_LABELS):
+            return folder
+    raise DataError(
+        f"{path}: no {split}/pos and {split}/neg folders; give the aclImdb root or its {split} folder "
+        "(aclImdb has train and test splits)"
+    )
+
+
+@READERS.register("cola")
+def read_cola(path: Path, opts: ReadOptions) -> Examples:
+    """Raw CoLA TSV without header: ``source<TAB>label<TAB>notes<TAB>sentence``."""
+    rows = RowCollector(path, opts.label_column is not None)
+    for i, line in enumerate(split_lines(read_text(path, opts.encoding, opts.split)), 1):
+        if not line.strip():
+            continue
+        cells = line.split("\t")
+        if len(cells) != 4:
+            raise fail(
+                path, i, f"expected 4 tab-separated fields (source, label, notes, sentence), not {len(cells)}"
+            )
+        rows.add(i, cells[3], cells[1])
+    return rows.result()
+
+
+@READERS.register("thucnews")
+def read_thucnews(path: Path, opts: ReadOptions) -> Examples:
+    """``title<TAB>class_index`` lines; ``class.txt`` beside the file names the classes in index order."""
+    classes = read_class_names(path.parent / "class.txt", opts)
+    rows = RowCollector(path, opts.label_column is not None)
+    for i, line in enumerate(split_lines(read_text(path, opts.encoding, opts.split)), 1):
+        if not line.strip():
+            continue
+        cells = line.split("\t")
+        if len(cells) != 2:
+            raise fail(path, i, f"expected 2 tab-separated fields (title, class index), found {len(cells)}")
+        index = cells[1].strip()
+        if not index.isdigit():
+            raise fail(path, i, f"class index {index!r} is not a number; each line is title<TAB>index")
+        if int(index) >= len(classes):
+            listed = f"class.txt lists {len(classes)} classes, numbered from 0"
+            raise fail(path, i, f"class index {index} is out of range; {listed}")
+        rows.add(i, cells[0], classes[int(index)])
+    return rows.result()
+
+
+def read_class_names(path: Path, opts: ReadOptions) -> list[str]:
+    """Class names, one a line (a missing trailing newline is fine)."""
+    if not path.is_file():
+        raise DataError(f"{path} not found; the thucnews format needs class.txt beside the data file")
+    names = [line.strip() for line in split_lines(read_text(path, opts.encoding, opts.split))]
+    names = [n for n in names if n]
+    if len(set(names)) != len(names):
+        raise DataError(f"{path}: class names repeat; each line must name a different class")
+    return names
