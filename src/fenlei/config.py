@@ -179,7 +179,7 @@ class Config:
         out = dataclasses.asdict(self)
         params = out["model"].pop("params")
         out["model"].update(params)
-        return out
+        return _plain(out)
 
     def to_yaml(self) -> str:
         """The resolved config as YAML text."""
@@ -333,6 +333,15 @@ def _coerce(value: Any, hint: Any, key: str) -> Any:
             return str(value)
         raise ConfigError(f"{key}: expected a string, got {value!r}")
     return value
+
+
+def _plain(obj: Any) -> Any:
+    """Tuples become lists so the config dumps as plain YAML."""
+    if isinstance(obj, dict):
+        return {k: _plain(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_plain(v) for v in obj]
+    return obj
 
 
 def _type_name(hint: Any) -> str:

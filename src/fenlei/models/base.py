@@ -95,3 +95,27 @@ def init_weights(model: nn.Module, scheme: str = "default", std: float = 0.02) -
                     nn.init.normal_(p, 0.0, std)
             elif "bias" in name:
                 nn.init.zeros_(p)
+
+
+def length_mask(lengths: torch.Tensor, max_len: int) -> torch.Tensor:
+    """``[B, max_len]`` bool mask, True at real tokens (positions before each length)."""
+    return torch.arange(max_len, device=lengths.device).unsqueeze(0) < lengths.unsqueeze(1)
+
+
+def check_int(key: str, value: object, minimum: int = 1) -> None:
+    """Raise ModelError naming ``model.<key>`` unless ``value`` is an integer >= ``minimum``."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        bound = "> 0" if minimum == 1 else f">= {minimum}"
+        raise ModelError(f"model.{key} must be an integer {bound}, got {value!r}")
+
+
+def check_dropout(key: str, value: object) -> None:
+    """Raise ModelError naming ``model.<key>`` unless ``value`` is a probability in [0, 1)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= value < 1.0:
+        raise ModelError(f"model.{key} must be a number in [0, 1), got {value!r}")
+
+
+def check_choice(key: str, value: object, choices: tuple[str, ...]) -> None:
+    """Raise ModelError naming ``model.<key>`` unless ``value`` is one of ``choices``."""
+    if value not in choices:
+        raise ModelError(f"model.{key} must be one of {', '.join(choices)}, got {value!r}")

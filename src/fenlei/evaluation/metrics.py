@@ -1,0 +1,52 @@
+"""Classification metrics from labels and probabilities, computed with scikit-learn."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+from sklearn import metrics as skm
+
+LOWER_IS_BETTER = frozenset({"loss"})
+
+
+def is_better(metric: str, new: float, old: float, min_delta: float = 0.0) -> bool:
+    """True when ``new`` beats ``old`` by more than ``min_delta`` (loss: lower is better)."""
+    if metric in LOWER_IS_BETTER:
+        return new < old - min_delta
+    return new > old + min_delta
+
+
+def classification_metrics(y_true: np.ndarray, probs: np.ndarray, label_names: Sequence[str]) -> dict:
+    """Accuracy, P/R/F1 (macro/micro/weighted/per class), MCC, ROC-AUC and the confusion matrix."""
+    y_true = np.asarray(y_true, dtype=np.int64)
+    probs = np.asarray(probs, dtype=np.float64)
+    y_pred = probs.argmax(1)
+    labels = list(range(len(label_names)))
+    out: dict = {"n": int(len(y_true)), "accuracy": float(skm.accuracy_score(y_true, y_pred))}
+    for avg in ("macro", "micro", "weighted"):
+        p, r, f, _ = skm.precision_recall_fscore_support(
+            y_true, y_pred, labels=labels, average=avg, zero_division=0
+        )
+        out[f"{avg}_precision"], out[f"{avg}_recall"], out[f"{avg}_f1"] = float(p), float(r), float(f)
+    out["mcc"] = float(skm.matthews_corrcoef(y_true, y_pred))
+    out["roc_auc"] = roc_auc(y_true, probs)
+    p, r, f, s = skm.precision_recall_fscore_support(y_true, y_pred, labels=labels, zero_division=0)
+    out["per_class"] = {
+        name: {"precision": float(p[i]), "recall": float(r[i]), "f1": float(f[i]), "support": int(s[i])}
+        for i, name in enumerate(label_names)
+    }
+    out["confusion_matrix"] = skm.confusion_matrix(y_true, y_pred, labels=labels).tolist()
+    return out
+
+
+def roc_auc(y_true: np.ndarray, probs: np.ndarray) -> float | None:
+    """Binary: AUC of class 1; multi-class: one-vs-rest macro AUC over classes present. None if undefined."""
+    present = np.unique(y_true)
+    if len(present) < 2:
+        return None
+    if probs.shape[1] == 2:
+        return float(skm.roc_auc_score(y_true, probs[:, 1]))
+    # One-vs-rest per class present in y_true; a class never seen has no AUC.
+    scores = [skm.roc_auc_score(y_true == c, probs[:, c]) for c in present]
+    return float(np.mean(scores))

@@ -1,0 +1,107 @@
+"""fastText-style classifier: mean word embedding plus mean of hashed word n-grams (Joulin et al. 2017)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from fenlei.errors import ModelError
+from fenlei.models import register_model
+from fenlei.models.base import ModelParams, TextModel, check_dropout, check_int, length_mask
+
+# One multiplier per position in the n-gram, so "a b" and "b a" land in different buckets,
+# and one per order, so a bigram and a trigram of the same ids do not share a bucket.
+_POSITION_PRIMES = (116_049_371, 1_000_003, 19_260_817)
+_ORDER_PRIME = 2_147_483_647
+
+TINY = {"ngrams": 2, "buckets": 1000, "ngram_dim": 8, "hidden": 0, "dropout": 0.1}
+
+
+@dataclass
+class FastTextParams(ModelParams):
+    """Parameters of ``fasttext``.
+
+    ngrams: longest word n-gram used (1 = words only, 2 = + bigrams, 3 = + trigrams).
+    buckets: size of the hashed n-gram embedding table.
+    ngram_dim: n-gram embedding size; null means the word embedding size.
+    hidden: width of one ReLU hidden layer before the output; 0 = linear classifier.
+    dropout: dropout on the pooled features (and the hidden layer).
+    """
+
+    ngrams: int = 2
+    buckets: int = 200_000
+    ngram_dim: int | None = None
+    hidden: int = 0
+    dropout: float = 0.0
+
+    def __post_init__(self) -> None:
+        check_int("ngrams", self.ngrams)
+        if self.ngrams > 3:
+            raise ModelError(f"model.ngrams must be 1, 2 or 3, got {self.ngrams!r}")
+        check_int("buckets", self.buckets)
+        if self.ngram_dim is not None:
+            check_int("ngram_dim", self.ngram_dim)
+        check_int("hidden", self.hidden, minimum=0)
+        check_dropout("dropout", self.dropout)
+
+
+@register_model("fasttext")
+class FastText(TextModel):
+    """Bag of words and hashed n-grams, averaged, then a linear (or one-hidden-layer) classifier."""
+
+    params_class = FastTextParams
+
+    def __init__(self, params: FastTextParams, vocab_size: int, num_classes: int, **kw) -> None:
+        super().__init__(params, vocab_size, num_classes, **kw)
+        features = self.embed_dim
+        self.ngram_bag: nn.EmbeddingBag | None = None
+        if params.ngrams > 1:
+            dim = params.ngram_dim or self.embed_dim
+            # Row ``buckets`` is padding: n-grams running past a text's end point there and
+            # EmbeddingBag leaves them out of the mean.
+            self.ngram_bag = nn.EmbeddingBag(params.buckets + 1, dim, mode="mean", padding_idx=params.buckets)
+            with torch.no_grad():
+                # fastText's own init: small, so n-grams start as a gentle correction to the words.
+                self.ngram_bag.weight.uniform_(-1.0 / dim, 1.0 / dim)
+                self.ngram_bag.weight[params.buckets].zero_()
+            features += dim
+        self.dropout = nn.Dropout(params.dropout)
+        if params.hidden:
+            self.classifier = nn.Sequential(
+                nn.Linear(features, params.hidden),
+                nn.ReLU(),
+                nn.Dropout(params.dropout),
+                nn.Linear(params.hidden, num_classes),
+            )
+        else:
+            self.classifier = nn.Linear(features, num_classes)
+
+    def ngram_ids(self, input_ids: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        """``[B, N]`` bucket ids of every 2..ngrams-gram; those past a text's end are the padding row."""
+        n_max, buckets = self.params.ngrams, self.params.buckets
+        if input_ids.shape[1] < n_max:  # so each order has at least one (padding) slot
+            input_ids = F.pad(input_ids, (0, n_max - input_ids.shape[1]), value=self.pad_id)
+        t = input_ids.shape[1]
+        positions = torch.arange(t, device=input_ids.device).unsqueeze(0)
+        grams = []
+        for n in range(2, n_max + 1):
+            width = t - n + 1
+            h = torch.full_like(input_ids[:, :width], n * _ORDER_PRIME)
+            for k in range(n):
+                h = h + input_ids[:, k : k + width] * _POSITION_PRIMES[k]
+            valid = positions[:, :width] + n <= lengths.unsqueeze(1)
+            grams.append(torch.where(valid, h % buckets, torch.full_like(h, buckets)))
+        return torch.cat(grams, dim=1)
+
+    def forward(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        ids, lengths = batch["input_ids"], batch["lengths"]
+        mask = length_mask(lengths, ids.shape[1]).unsqueeze(-1)
+        summed = (self.embedding(ids) * mask).sum(1)
+        words = summed / lengths.unsqueeze(1).to(summed.dtype)
+        features = [words]
+        if self.ngram_bag is not None:
+            features.append(self.ngram_bag(self.ngram_ids(ids, lengths)))
+        return self.classifier(self.dropout(torch.cat(features, dim=-1)))

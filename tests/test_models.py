@@ -1,0 +1,189 @@
+"""Every registered model gets the same checks (timm style), with tiny params, on CPU."""
+
+from __future__ import annotations
+
+import sys
+
+import numpy as np
+import pytest
+import torch
+
+from fenlei.errors import ModelError
+from fenlei.models import create_model, list_models, make_params, model_class
+
+NAMES = ["dpcnn", "fasttext", "textcnn", "textrcnn", "textrnn", "textrnn_att"]
+VOCAB, CLASSES, PAD = 100, 3, 0
+
+
+def tiny(name: str) -> dict:
+    return dict(sys.modules[model_class(name).__module__].TINY)
+
+
+def make(name: str, **kw):
+    torch.manual_seed(0)
+    kw.setdefault("params", tiny(name))
+    kw.setdefault("embed_dim", 16)
+    return create_model(name, VOCAB, CLASSES, **kw)
+
+
+def make_batch(lengths: list[int], seed: int = 0, extra_pad: int = 0) -> dict[str, torch.Tensor]:
+    g = torch.Generator().manual_seed(seed)
+    t = max(lengths) + extra_pad
+    ids = torch.full((len(lengths), t), PAD, dtype=torch.long)
+    for i, n in enumerate(lengths):
+        ids[i, :n] = torch.randint(1, VOCAB, (n,), generator=g)
+    return {"input_ids": ids, "lengths": torch.tensor(lengths)}
+
+
+def test_registry_lists_the_six_families():
+    assert list_models() == NAMES
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_shapes_and_variable_lengths(name):
+    model = make(name)
+    assert set(model.tokenizer_kinds) >= {"word", "char", "jieba"}
+    for lengths in ([7, 1, 3, 12], [1], [5], [1, 1], [2, 40]):
+        model.train()
+        logits = model(make_batch(lengths))
+        assert logits.shape == (len(lengths), CLASSES)
+        assert torch.isfinite(logits).all()
+        logits.sum().backward()
+        model.eval()
+        assert torch.isfinite(model(make_batch(lengths))).all()
+
+
+def _assert_padding_invariant(model):
+    model.eval()
+    with torch.no_grad():
+        for lengths in ([7, 1, 3, 12], [1], [3, 2], [17, 9, 4]):
+            short = model(make_batch(lengths))
+            for extra in (1, 5, 20):
+                padded = model(make_batch(lengths, extra_pad=extra))
+                torch.testing.assert_close(padded, short, atol=1e-5, rtol=1e-5)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_extra_padding_does_not_change_logits(name):
+    _assert_padding_invariant(make(name))
+
+
+@pytest.mark.parametrize(
+    ("name", "params"),
+    [
+        ("fasttext", {"ngrams": 1}),
+        ("fasttext", {"ngrams": 3, "buckets": 500, "hidden": 8}),
+        ("textcnn", {"filter_sizes": [1, 5], "num_filters": 4}),
+        ("textrnn", {"cell": "gru", "hidden_size": 8, "num_layers": 2, "pooling": "max"}),
+        ("textrnn", {"hidden_size": 8, "bidirectional": False, "pooling": "mean"}),
+        ("textrnn", {"hidden_size": 8, "bidirectional": False, "num_layers": 2}),
+        ("textrnn_att", {"cell": "gru", "hidden_size": 8, "bidirectional": False, "attention_size": 4}),
+        ("textrcnn", {"hidden_size": 8, "num_layers": 2}),
+    ],
+)
+def test_variants(name, params):
+    model = make(name, params=params)
+    assert model(make_batch([4, 1, 9])).shape == (3, CLASSES)
+    _assert_padding_invariant(model)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_overfits_a_handful_of_examples(name):
+    model = make(name)
+    batch = make_batch(
+        [int(n) for n in torch.randint(1, 12, (16,), generator=torch.Generator().manual_seed(1))]
+    )
+    labels = torch.randint(0, CLASSES, (16,), generator=torch.Generator().manual_seed(2))
+    opt = torch.optim.Adam(model.parameters(), lr=1e-2)
+    for _ in range(200):
+        model.train()
+        loss = torch.nn.functional.cross_entropy(model(batch), labels)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        if loss.item() < 0.1:
+            break
+    model.eval()
+    with torch.no_grad():
+        acc = (model(batch).argmax(-1) == labels).float().mean().item()
+    assert loss.item() < 0.1 or acc == 1.0, (loss.item(), acc)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_pretrained_embeddings_are_copied_and_frozen(name):
+    vectors = np.random.default_rng(0).normal(size=(VOCAB, 12)).astype(np.float32)
+    model = make(name, embeddings=vectors, freeze_embeddings=True)  # embed_dim=16 is overridden
+    expected = torch.from_numpy(vectors).clone()
+    expected[PAD] = 0
+    assert torch.equal(model.embedding.weight, expected)
+    assert not model.embedding.weight.requires_grad
+    opt = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=1e-2)
+    model.train()
+    loss = model(make_batch([5, 2, 8])).sum()
+    loss.backward()
+    opt.step()
+    assert torch.equal(model.embedding.weight, expected)
+
+
+@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("scheme", ["xavier", "kaiming", "normal"])
+def test_init_schemes_leave_embeddings_alone(name, scheme):
+    base, model = make(name), make(name, init=scheme)
+    embeddings = (torch.nn.Embedding, torch.nn.EmbeddingBag)
+    changed = False
+    for (key, a), b in zip(base.named_modules(), model.modules(), strict=True):
+        if isinstance(a, embeddings):
+            assert torch.equal(a.weight, b.weight), key
+        elif isinstance(a, torch.nn.Linear):
+            changed |= not torch.equal(a.weight, b.weight)
+    assert changed
+    model.eval()
+    assert torch.isfinite(model(make_batch([3, 1]))).all()
+
+
+def test_unknown_model_lists_known_ones():
+    with pytest.raises(ModelError) as err:
+        create_model("bert-huge", VOCAB, CLASSES)
+    assert all(name in str(err.value) for name in NAMES)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_unknown_param_names_the_key(name):
+    with pytest.raises(ModelError, match="model.bogus"):
+        make(name, params={"bogus": 1})
+
+
+@pytest.mark.parametrize(
+    ("name", "params", "key"),
+    [
+        ("fasttext", {"buckets": 0}, "model.buckets"),
+        ("fasttext", {"ngrams": 4}, "model.ngrams"),
+        ("fasttext", {"hidden": -1}, "model.hidden"),
+        ("textcnn", {"num_filters": 0}, "model.num_filters"),
+        ("textcnn", {"filter_sizes": []}, "model.filter_sizes"),
+        ("textcnn", {"filter_sizes": [3, 0]}, "model.filter_sizes"),
+        ("textcnn", {"dropout": 1.5}, "model.dropout"),
+        ("textrnn", {"cell": "transformer"}, "model.cell"),
+        ("textrnn", {"pooling": "sum"}, "model.pooling"),
+        ("textrnn", {"hidden_size": "big"}, "model.hidden_size"),
+        ("textrnn_att", {"attention_size": 0}, "model.attention_size"),
+        ("textrcnn", {"num_layers": 0}, "model.num_layers"),
+        ("dpcnn", {"num_filters": 0}, "model.num_filters"),
+    ],
+)
+def test_bad_param_value_names_the_key(name, params, key):
+    with pytest.raises(ModelError, match=key):
+        make(name, params=params)
+
+
+def test_filter_sizes_from_yaml_list_become_a_tuple():
+    assert make_params("textcnn", {"filter_sizes": [2, 3]}).filter_sizes == (2, 3)
+
+
+def test_fasttext_ngram_ids_skip_padding():
+    model = make("fasttext", params={"ngrams": 3, "buckets": 50})
+    batch = make_batch([4, 1, 2], extra_pad=2)
+    ids = model.ngram_ids(batch["input_ids"], batch["lengths"])
+    real = (ids != 50).sum(dim=1).tolist()
+    assert real == [3 + 2, 0, 1]  # bigrams + trigrams inside each text
+    assert int(ids.max()) <= 50
