@@ -17,9 +17,12 @@ from fenlei.training.trainer import Trainer
 def _setup(overrides, checkpoint_dir=None, callbacks=()):
     cfg = load_config(None, ["model.name=fasttext", "train.progress=false", *overrides])
     rng = np.random.default_rng(0)
-    # token 2..9 decide the class: class = first token % 2
-    seqs = [rng.integers(2, 40, size=rng.integers(2, 12)) for _ in range(120)]
-    labels = [int(s[0] % 2) for s in seqs]
+    # filler tokens 10..39 plus one key token: 2..5 means class 0, 6..9 class 1
+    labels = [i % 2 for i in range(120)]
+    seqs = [
+        np.concatenate([rng.integers(10, 40, size=rng.integers(1, 10)), [rng.integers(2, 6) + 4 * y]])
+        for y in labels
+    ]
     torch.manual_seed(0)
     model = create_model("fasttext", 40, 2, params={"ngrams": 1}, embed_dim=16)
     objective = build_objective(cfg.objective, labels, 2)
