@@ -1,0 +1,102 @@
+"""Tokenizers: word (regex), char (Chinese), jieba (Chinese words); ``auto`` picks by language."""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Callable
+
+from fenlei.errors import ConfigError
+from fenlei.registry import Registry
+
+CJK = r"\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
+_CJK_RE = re.compile(f"[{CJK}]")
+# words with inner apostrophes/hyphens, "n't" style clitics, numbers, single CJK characters,
+# and every other non-space character as its own token
+_WORD_RE = re.compile(rf"n't|[^\W\d_{CJK}]+(?:['’-][^\W\d_{CJK}]+)*|\d+(?:[.,]\d+)*|[{CJK}]|[^\w\s]|_")
+_CHAR_RE = re.compile(rf"[{CJK}]|[A-Za-z]+|\d+|\S")
+
+TOKENIZERS: Registry[Callable[[bool], Tokenizer]] = Registry("tokenizer", ConfigError)
+
+
+class Tokenizer:
+    """Splits text into tokens; ``kind`` and ``lowercase`` are all it needs to be rebuilt."""
+
+    kind = "base"
+
+    def __init__(self, lowercase: bool = True) -> None:
+        self.lowercase = lowercase
+
+    def __call__(self, text: str) -> list[str]:
+        return self.split(text.lower() if self.lowercase else text)
+
+    def split(self, text: str) -> list[str]:  # pragma: no cover
+        raise NotImplementedError
+
+    def to_dict(self) -> dict:
+        """What to save so the same tokenizer can be made again."""
+        return {"kind": self.kind, "lowercase": self.lowercase}
+
+
+@TOKENIZERS.register("word")
+class WordTokenizer(Tokenizer):
+    """Regex words (keeping "n't"), numbers, punctuation marks; CJK characters one by one."""
+
+    kind = "word"
+
+    def split(self, text: str) -> list[str]:
+        return _WORD_RE.findall(text)
+
+
+@TOKENIZERS.register("char")
+class CharTokenizer(Tokenizer):
+    """Each Han character is a token; runs of latin letters or digits stay whole (e.g. "NBA", "2024")."""
+
+    kind = "char"
+
+    def split(self, text: str) -> list[str]:
+        return _CHAR_RE.findall(text)
+
+
+@TOKENIZERS.register("jieba")
+class JiebaTokenizer(Tokenizer):
+    """Chinese words from jieba; whitespace tokens are dropped."""
+
+    kind = "jieba"
+
+    def __init__(self, lowercase: bool = True) -> None:
+        super().__init__(lowercase)
+        import jieba
+
+        # jieba announces its dictionary on stderr at first use; keep the CLI output clean.
+        jieba.setLogLevel(logging.WARNING)
+        self._cut = jieba.lcut
+
+    def split(self, text: str) -> list[str]:
+        return [t for t in self._cut(text) if t.strip()]
+
+
+def make_tokenizer(kind: str, *, lowercase: bool = True) -> Tokenizer:
+    """A tokenizer of a registered kind (word, char, jieba)."""
+    if kind not in TOKENIZERS:
+        raise ConfigError(f"tokenizer.kind: unknown {kind!r}; choose one of auto, {', '.join(TOKENIZERS.names())}")
+    return TOKENIZERS.get(kind)(lowercase)
+
+
+def detect_language(texts: list[str], sample: int = 500) -> str:
+    """'zh' when most non-space characters of a sample are CJK, else 'en'."""
+    chars = cjk = 0
+    for text in texts[:sample]:
+        for ch in text:
+            if not ch.isspace():
+                chars += 1
+                cjk += bool(_CJK_RE.match(ch))
+    return "zh" if chars and cjk / chars > 0.3 else "en"
+
+
+def resolve_kind(kind: str, texts: list[str]) -> str:
+    """Turn ``auto`` into char (Chinese) or word (everything else); other kinds pass through."""
+    if kind == "auto":
+        return "char" if detect_language(texts) == "zh" else "word"
+    make_tokenizer(kind)  # validates the name
+    return kind
