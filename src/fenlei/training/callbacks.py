@@ -158,13 +158,18 @@ class ProgressBar(Callback):
             "train", total=num_batches, completed=done, epoch=trainer.state.epoch + 1, loss="-", speed="-"
         )
         self._t0, self._examples, self._loss = time.perf_counter(), 0, None
+        self._last = 0.0
 
     def on_step_end(self, trainer, logs: dict) -> None:
         self._examples += int(logs.get("batch_size", 0)) * trainer.cfg.accumulate
         loss = logs.get("loss")
         if loss is not None:
             self._loss = loss if self._loss is None else 0.95 * self._loss + 0.05 * loss
-        speed = self._examples / max(time.perf_counter() - self._t0, 1e-9)
+        now = time.perf_counter()
+        if now - self._last < 0.2:  # redrawing every step costs more than small models' steps
+            return
+        self._last = now
+        speed = self._examples / max(now - self._t0, 1e-9)
         self.progress.update(
             self.task,
             completed=trainer.state.batch_in_epoch,

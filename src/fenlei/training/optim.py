@@ -29,10 +29,10 @@ def build_optimizer(model: nn.Module, cfg, lr: float) -> torch.optim.Optimizer:
     """The optimiser named by ``cfg.name`` (an OptimConfig) at peak rate ``lr``."""
     groups = param_groups(model, cfg.weight_decay)
     if cfg.name == "sgd":
-        return torch.optim.SGD(groups, lr=lr, momentum=cfg.momentum)
+        return torch.optim.SGD(groups, lr=lr, momentum=cfg.momentum, foreach=True)
     if cfg.name == "adam":
-        return torch.optim.Adam(groups, lr=lr, eps=cfg.eps)
-    return torch.optim.AdamW(groups, lr=lr, eps=cfg.eps)
+        return torch.optim.Adam(groups, lr=lr, eps=cfg.eps, foreach=True)
+    return torch.optim.AdamW(groups, lr=lr, eps=cfg.eps, foreach=True)
 
 
 def warmup_steps(warmup: float, total_steps: int) -> int:
