@@ -26,7 +26,7 @@ def test_train_evaluate_predict(cli, tiny_data, tmp_path):
             "model.name=textcnn",
             *FAST,
             "train.epochs=6",
-                "train.lr=0.01",
+            "train.lr=0.01",
             "train.tensorboard=true",
         ),
     )

@@ -79,7 +79,9 @@ class JiebaTokenizer(Tokenizer):
 def make_tokenizer(kind: str, *, lowercase: bool = True) -> Tokenizer:
     """A tokenizer of a registered kind (word, char, jieba)."""
     if kind not in TOKENIZERS:
-        raise ConfigError(f"tokenizer.kind: unknown {kind!r}; choose one of auto, {', '.join(TOKENIZERS.names())}")
+        raise ConfigError(
+            f"tokenizer.kind: unknown {kind!r}; choose one of auto, {', '.join(TOKENIZERS.names())}"
+        )
     return TOKENIZERS.get(kind)(lowercase)
 
 

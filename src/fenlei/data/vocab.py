@@ -21,7 +21,9 @@ class Vocab:
         self.unk_id = 1
 
     @classmethod
-    def build(cls, token_lists: Iterable[list[str]], *, min_freq: int = 1, max_size: int | None = None) -> Vocab:
+    def build(
+        cls, token_lists: Iterable[list[str]], *, min_freq: int = 1, max_size: int | None = None
+    ) -> Vocab:
         """Most frequent first (ties by first appearance), at least ``min_freq``, capped at ``max_size``."""
         counts: Counter[str] = Counter()
         for tokens in token_lists:
@@ -57,7 +59,9 @@ class Vocab:
 
     def save(self, path: str | Path) -> None:
         """Write ``{"tokens": [...]}`` as JSON."""
-        Path(path).write_text(json.dumps({"tokens": self.tokens}, ensure_ascii=False) + "\n", encoding="utf-8")
+        Path(path).write_text(
+            json.dumps({"tokens": self.tokens}, ensure_ascii=False) + "\n", encoding="utf-8"
+        )
 
     @classmethod
     def load(cls, path: str | Path) -> Vocab:
