@@ -142,6 +142,8 @@ class ProgressBar(Callback):
         self._loss = None
 
     def on_epoch_begin(self, trainer, num_batches: int) -> None:
+        if not self.console.is_terminal:
+            return  # a live bar in a log file is noise; the epoch table still prints
         self.progress = Progress(
             TextColumn("[bold]epoch {task.fields[epoch]}"),
             BarColumn(),
@@ -161,6 +163,8 @@ class ProgressBar(Callback):
         self._last = 0.0
 
     def on_step_end(self, trainer, logs: dict) -> None:
+        if self.progress is None:
+            return
         self._examples += int(logs.get("batch_size", 0)) * trainer.cfg.accumulate
         loss = logs.get("loss")
         if loss is not None:
