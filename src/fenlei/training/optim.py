@@ -31,8 +31,8 @@ def build_optimizer(model: nn.Module, cfg, lr: float) -> torch.optim.Optimizer:
     if cfg.name == "sgd":
         return torch.optim.SGD(groups, lr=lr, momentum=cfg.momentum, foreach=True)
     if cfg.name == "adam":
-        return torch.optim.Adam(groups, lr=lr, eps=cfg.eps, foreach=True)
-    return torch.optim.AdamW(groups, lr=lr, eps=cfg.eps, foreach=True)
+        return torch.optim.Adam(groups, lr=lr, eps=cfg.eps, fused=True)
+    return torch.optim.AdamW(groups, lr=lr, eps=cfg.eps, fused=True)
 
 
 def warmup_steps(warmup: float, total_steps: int) -> int:
