@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 
 import numpy as np
@@ -29,7 +30,9 @@ def classification_metrics(y_true: np.ndarray, probs: np.ndarray, label_names: S
             y_true, y_pred, labels=labels, average=avg, zero_division=0
         )
         out[f"{avg}_precision"], out[f"{avg}_recall"], out[f"{avg}_f1"] = float(p), float(r), float(f)
-    out["mcc"] = float(skm.matthews_corrcoef(y_true, y_pred))
+    with warnings.catch_warnings():  # one class present: MCC is defined as 0, no need to warn
+        warnings.simplefilter("ignore")
+        out["mcc"] = float(skm.matthews_corrcoef(y_true, y_pred))
     out["roc_auc"] = roc_auc(y_true, probs)
     p, r, f, s = skm.precision_recall_fscore_support(y_true, y_pred, labels=labels, zero_division=0)
     out["per_class"] = {
