@@ -41,6 +41,7 @@ def train(
 ) -> None:
     """Train a model, evaluate it on dev and test, and write the run directory."""
     from fenlei.config import load_config
+    from fenlei.training.pipeline import final_line
     from fenlei.training.pipeline import train as run_train
 
     cfg = load_config(config, set_ or [])
@@ -48,7 +49,8 @@ def train(
         raise FenleiError("--resume needs -o RUN_DIR: the run to continue")
     if overwrite and output is not None and output.exists() and not resume:
         shutil.rmtree(output)
-    run_train(cfg, output, quiet=quiet, resume=resume)
+    result = run_train(cfg, output, quiet=quiet, resume=resume)
+    print(final_line(result.metrics, result.run_dir))
 
 
 @app.command()

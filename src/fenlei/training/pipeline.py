@@ -162,8 +162,6 @@ def train(
     except BaseException:
         (run_dir / "FAILED").write_text("training did not finish; metrics.json was not written\n")
         raise
-    if not quiet:
-        _print_final(metrics, run_dir)
     return RunResult(run_dir, metrics)
 
 
@@ -245,8 +243,9 @@ def _print_plan(cfg: Config, splits: Splits, encoder, model, vec_info: dict) -> 
         )
 
 
-def _print_final(metrics: dict, run_dir: Path) -> None:
+def final_line(metrics: dict, run_dir: Path) -> str:
+    """One line with the headline test (or dev) metrics and where the run is."""
     split = "test" if "test" in metrics else "dev"
     m = metrics[split]
     parts = [f"{k} {m[k]:.4f}" for k in ("accuracy", "macro_f1", "mcc", "roc_auc") if m.get(k) is not None]
-    print(f"{split}: " + "  ".join(parts) + f"  ({metrics['train']['seconds']:.1f}s) -> {run_dir}")
+    return f"{split}: " + "  ".join(parts) + f"  ({metrics['train']['seconds']:.1f}s) -> {run_dir}"
