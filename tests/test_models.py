@@ -197,3 +197,16 @@ def test_fasttext_ngram_ids_skip_padding():
     real = (ids != 50).sum(dim=1).tolist()
     assert real == [3 + 2, 0, 1]  # bigrams + trigrams inside each text
     assert int(ids.max()) <= 50
+
+
+def test_textcnn_static_copy_stays_fixed_while_the_other_channel_learns():
+    vectors = np.random.default_rng(0).normal(size=(VOCAB, 16)).astype(np.float32)
+    model = make("textcnn", params=tiny("textcnn") | {"static_copy": True}, embeddings=vectors)
+    assert model.convs[0].in_channels == 32
+    opt = torch.optim.SGD([p for p in model.parameters() if p.requires_grad], lr=1.0)
+    batch = make_batch([5, 3]) | {"labels": torch.tensor([0, 1])}
+    torch.nn.functional.cross_entropy(model(batch), batch["labels"]).backward()
+    opt.step()
+    used = batch["input_ids"][0, :5]
+    assert not torch.allclose(model.embedding.weight[used], torch.as_tensor(vectors)[used])
+    torch.testing.assert_close(model.static.weight[1:], torch.as_tensor(vectors)[1:])

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from fenlei.data.vectors import align_vectors, load_vectors
+from fenlei.data.vectors import align_vectors, extend_vocab, load_vectors
 from fenlei.data.vocab import Vocab
 from fenlei.errors import DataError
 
@@ -53,6 +53,19 @@ def test_align_with_oov_rate(tmp_path):
     assert (matrix[0] == 0).all()
     np.testing.assert_allclose(matrix[2], [1, 1])
     assert oov == pytest.approx(2 / 3)  # "good" only matches "Good" by case: counted as missing
+
+
+def test_extend_vocab_adds_unseen_vector_words_in_file_order(tmp_path):
+    (tmp_path / "v.txt").write_text("the 1 1\nParis 2 2\nfilm 3 3\ngreat 4 4\nawful 5 5\n")
+    vectors = load_vectors(str(tmp_path / "v.txt"))
+    vocab = Vocab(["<pad>", "<unk>", "film", "the"])
+    bigger, added = extend_vocab(vocab, vectors, 1, lowercase=True)
+    assert (bigger.tokens, added) == (["<pad>", "<unk>", "film", "the", "great"], 1)
+    bigger, added = extend_vocab(vocab, vectors, 10, lowercase=True)
+    assert bigger.tokens[4:] == ["great", "awful"]  # "Paris" can never come out of a lowercasing tokenizer
+    assert extend_vocab(vocab, vectors, 10, lowercase=False)[0].tokens[4:] == ["Paris", "great", "awful"]
+    matrix, _ = align_vectors(bigger, vectors)
+    np.testing.assert_allclose(matrix[5], [5, 5])
 
 
 def test_bad_vector_files(tmp_path):

@@ -65,11 +65,16 @@ class ModelConfig:
     embed_dim: int = 128  # embedding size when no pretrained vectors are given
     vectors: str | None = None  # glove-6b-50d, or a path to word2vec/GloVe vectors
     freeze_embeddings: bool = False  # keep pretrained vectors fixed while training
+    # Also add up to N pretrained words that train never saw (file order: most frequent first),
+    # so a dev/test/serving word unseen in training still gets its vector instead of <unk>.
+    extend_vocab: int = 0
     init: str = "default"  # default | xavier | kaiming | normal (embeddings untouched)
     params: dict[str, Any] = field(default_factory=dict)  # family parameters, e.g. num_filters
 
     def __post_init__(self) -> None:
         _positive("model.embed_dim", self.embed_dim)
+        if self.extend_vocab < 0:
+            raise ConfigError("model.extend_vocab must be >= 0 (0 = vocabulary from train only)")
         _choice("model.init", self.init, ("default", "xavier", "kaiming", "normal"))
         from fenlei.models import make_params
 

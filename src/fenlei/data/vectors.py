@@ -122,6 +122,21 @@ def _load_word2vec_binary(path: Path, wanted: set[str] | None) -> Vectors:
     return Vectors(words, matrix, str(path))
 
 
+def extend_vocab(vocab: Vocab, vectors: Vectors, limit: int, *, lowercase: bool) -> tuple[Vocab, int]:
+    """``vocab`` plus up to ``limit`` vector words it lacks, in file order; returns it and how many."""
+    known = set(vocab.tokens)
+    extra: list[str] = []
+    for word in vectors.words:
+        if len(extra) >= limit:
+            break
+        # A lowercasing tokenizer never produces "Paris", so such rows would be dead weight.
+        if word in known or (lowercase and word != word.lower()):
+            continue
+        known.add(word)
+        extra.append(word)
+    return Vocab(vocab.tokens + extra), len(extra)
+
+
 def align_vectors(vocab: Vocab, vectors: Vectors, *, seed: int = 0) -> tuple[np.ndarray, float]:
     """Embedding rows for each vocab token (exact, then lowercase match) and the vocab OOV rate.
 

@@ -22,11 +22,14 @@ class TextCNNParams(ModelParams):
     filter_sizes: convolution widths in tokens, one bank of filters per width.
     num_filters: filters per width.
     dropout: dropout on the pooled features before the output layer.
+    static_copy: Kim's multichannel variant: a frozen copy of the (pretrained) embeddings is
+        fed alongside the fine-tuned ones, so fine-tuning cannot drift words away from their vectors.
     """
 
     filter_sizes: tuple[int, ...] = (3, 4, 5)
     num_filters: int = 100
     dropout: float = 0.5
+    static_copy: bool = False
 
     def __post_init__(self) -> None:
         if isinstance(self.filter_sizes, list):  # YAML has no tuples
@@ -49,9 +52,12 @@ class TextCNN(TextModel):
 
     def __init__(self, params: TextCNNParams, vocab_size: int, num_classes: int, **kw) -> None:
         super().__init__(params, vocab_size, num_classes, **kw)
-        self.convs = nn.ModuleList(
-            nn.Conv1d(self.embed_dim, params.num_filters, k) for k in params.filter_sizes
-        )
+        channels = self.embed_dim
+        self.static = None
+        if params.static_copy:
+            self.static = nn.Embedding.from_pretrained(self.embedding.weight.detach().clone(), freeze=True)
+            channels *= 2
+        self.convs = nn.ModuleList(nn.Conv1d(channels, params.num_filters, k) for k in params.filter_sizes)
         self.dropout = nn.Dropout(params.dropout)
         self.fc = nn.Linear(params.num_filters * len(params.filter_sizes), num_classes)
 
@@ -60,7 +66,10 @@ class TextCNN(TextModel):
         mask = length_mask(lengths, ids.shape[1]).unsqueeze(-1)
         # Zeroed past each length, so a window overhanging the end sees the same zero padding
         # however long the batch is padded.
-        x = (self.embedding(ids) * mask).transpose(1, 2)
+        x = self.embedding(ids)
+        if self.static is not None:
+            x = torch.cat([x, self.static(ids)], dim=-1)
+        x = (x * mask).transpose(1, 2)
         widest = max(self.params.filter_sizes)
         if x.shape[-1] < widest:  # a text shorter than a filter still gets one window
             x = F.pad(x, (0, widest - x.shape[-1]))

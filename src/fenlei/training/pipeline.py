@@ -55,14 +55,23 @@ def default_run_dir(cfg: Config) -> Path:
 
 
 def build_embeddings(cfg: Config, encoder: VocabEncoder) -> tuple[np.ndarray | None, dict]:
-    """Pretrained vectors aligned to the vocabulary, and their coverage numbers."""
+    """Pretrained vectors aligned to the vocabulary (extended first if asked), and coverage numbers."""
     if not cfg.model.vectors:
+        if cfg.model.extend_vocab:
+            raise ConfigError("model.extend_vocab needs model.vectors: the words come from the vectors file")
         return None, {}
-    from fenlei.data.vectors import align_vectors, load_vectors
+    from fenlei.data.vectors import align_vectors, extend_vocab, load_vectors
 
-    vectors = load_vectors(cfg.model.vectors, keep=set(encoder.vocab.tokens))
+    extra = cfg.model.extend_vocab
+    vectors = load_vectors(cfg.model.vectors, keep=None if extra else set(encoder.vocab.tokens))
+    added = 0
+    if extra:
+        encoder.vocab, added = extend_vocab(encoder.vocab, vectors, extra, lowercase=encoder.lowercase)
     matrix, oov = align_vectors(encoder.vocab, vectors, seed=cfg.train.seed)
-    return matrix, {"vectors": cfg.model.vectors, "vectors_dim": int(matrix.shape[1]), "vocab_oov_rate": oov}
+    info = {"vectors": cfg.model.vectors, "vectors_dim": int(matrix.shape[1]), "vocab_oov_rate": oov}
+    if extra:
+        info["vocab_added_from_vectors"] = added
+    return matrix, info
 
 
 def train(
