@@ -68,14 +68,14 @@ class History(Callback):
     def _flush_train(self, trainer) -> None:
         if not self._count:
             return
-        row = {"step": trainer.state.step, "epoch": trainer.state.epoch + 1, "split": "train"}
+        row = {"step": trainer.state.step, "epoch": _epochs_done(trainer), "split": "train"}
         row.update({k: v / self._count for k, v in self._sums.items()})
         self.rows.append(row)
         self._sums, self._count = {}, 0
 
     def on_evaluate(self, trainer, metrics: dict, improved: bool) -> str | None:
         self._flush_train(trainer)
-        row = {"step": trainer.state.step, "epoch": trainer.state.epoch, "split": "dev"}
+        row = {"step": trainer.state.step, "epoch": _epochs_done(trainer), "split": "dev"}
         row.update({k: v for k, v in metrics.items() if isinstance(v, (int, float)) and v is not None})
         self.rows.append(row)
         self.write()
@@ -216,3 +216,8 @@ class EpochTable(Callback):
             f"{(metric if metric is not None else float('nan')):>12.4f}  {summary['seconds']:>6.1f}s"
             + ("  *" if summary.get("best") else "")
         )
+
+
+def _epochs_done(trainer) -> float:
+    """Epochs trained so far as a fraction (2.5 = half-way through the third), whenever it is asked."""
+    return round(trainer.state.step / max(trainer.steps_per_epoch, 1), 3)
