@@ -33,12 +33,14 @@ class DataConfig:
     dev_ratio: float = 0.1  # share of train held out as dev when no dev file is given
     split_seed: int = 42  # seed of that split, separate from the training seed
     unseen_labels: str = "error"  # error | skip: labels in dev/test that train never saw
-    max_length: int = 256  # tokens kept per text (longer texts are truncated)
+    max_length: int = 256  # tokens kept per text (longer texts are truncated), special tokens included
+    truncation: str = "head"  # head | tail | head+tail: which tokens of a long text to keep
 
     def __post_init__(self) -> None:
         _choice("data.unseen_labels", self.unseen_labels, ("error", "skip"))
         _range("data.dev_ratio", self.dev_ratio, 0.0, 0.9, low_open=True)
         _positive("data.max_length", self.max_length)
+        _choice("data.truncation", self.truncation, ("head", "tail", "head+tail"))
 
 
 @dataclass
@@ -130,6 +132,7 @@ class TrainConfig:
     patience: int = 0  # evaluations without improvement before stopping; 0 = never stop early
     min_delta: float = 0.0  # smallest change that counts as an improvement
     device: str = "auto"  # auto | cpu | cuda | cuda:N
+    precision: str = "auto"  # auto (bf16/fp16 autocast on a GPU, fp32 on CPU) | fp32 | fp16 | bf16
     threads: int = 0  # torch CPU threads; 0 = torch's default
     progress: bool = True  # show a progress bar
     tensorboard: bool = True  # write TensorBoard event files under tb/
@@ -142,6 +145,7 @@ class TrainConfig:
         for key in ("grad_clip", "eval_every", "patience", "min_delta", "threads"):
             if getattr(self, key) < 0:
                 raise ConfigError(f"train.{key} must be >= 0")
+        _choice("train.precision", self.precision, ("auto", "fp32", "fp16", "bf16"))
         allowed = ("accuracy", "macro_f1", "micro_f1", "weighted_f1", "mcc", "roc_auc", "loss")
         _choice("train.metric", self.metric, allowed)
 

@@ -17,29 +17,53 @@ from fenlei.data.vocab import Vocab
 from fenlei.errors import RunDirError
 
 
-class VocabEncoder:
-    """Tokenise, look up ids, truncate to ``max_length`` (keeping the head)."""
+def truncate(seq: list, max_length: int, strategy: str = "head") -> list:
+    """At most ``max_length`` items of ``seq``: the first, the last, or half of each (head+tail)."""
+    if len(seq) <= max_length:
+        return seq
+    if strategy == "tail":
+        return seq[len(seq) - max_length :]
+    if strategy == "head+tail":
+        head = (max_length + 1) // 2
+        return seq[:head] + seq[len(seq) - (max_length - head) :]
+    return seq[:max_length]
 
-    def __init__(self, kind: str, lowercase: bool, vocab: Vocab, max_length: int) -> None:
+
+class VocabEncoder:
+    """Tokenise, look up ids, truncate to ``max_length`` by the ``truncation`` strategy."""
+
+    kind_of_encoder = "vocab"
+
+    def __init__(
+        self, kind: str, lowercase: bool, vocab: Vocab, max_length: int, truncation: str = "head"
+    ) -> None:
         self.kind = kind
         self.lowercase = lowercase
         self.tokenizer = make_tokenizer(kind, lowercase=lowercase)
         self.vocab = vocab
         self.max_length = max_length
+        self.truncation = truncation
         self.pad_id = 0
 
+    @property
+    def vocab_size(self) -> int:
+        """Rows the embedding table needs."""
+        return len(self.vocab)
+
     @classmethod
-    def fit(cls, texts: Sequence[str], tok_cfg, max_length: int) -> tuple[VocabEncoder, list[list[str]]]:
+    def fit(
+        cls, texts: Sequence[str], tok_cfg, max_length: int, truncation: str = "head"
+    ) -> tuple[VocabEncoder, list[list[str]]]:
         """Build the vocabulary from training texts; also returns their tokens for reuse."""
         kind = resolve_kind(tok_cfg.kind, list(texts))
         tokenizer = make_tokenizer(kind, lowercase=tok_cfg.lowercase)
-        tokens = [tokenizer(t)[:max_length] for t in texts]
+        tokens = [truncate(tokenizer(t), max_length, truncation) for t in texts]
         vocab = Vocab.build(tokens, min_freq=tok_cfg.min_freq, max_size=tok_cfg.max_size)
-        return cls(kind, tok_cfg.lowercase, vocab, max_length), tokens
+        return cls(kind, tok_cfg.lowercase, vocab, max_length, truncation), tokens
 
     def tokenize(self, texts: Sequence[str]) -> list[list[str]]:
         """Tokens of each text, truncated."""
-        return [self.tokenizer(t)[: self.max_length] for t in texts]
+        return [truncate(self.tokenizer(t), self.max_length, self.truncation) for t in texts]
 
     def encode(self, texts: Sequence[str] | None = None, tokens: list[list[str]] | None = None) -> list:
         """Id arrays (int64) of each text; pass ``tokens`` to skip tokenising again."""
@@ -55,6 +79,7 @@ class VocabEncoder:
             "kind": self.kind,
             "lowercase": self.lowercase,
             "max_length": self.max_length,
+            "truncation": self.truncation,
         }
         (Path(run_dir) / "tokenizer.json").write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
         self.vocab.save(Path(run_dir) / "vocab.json")
@@ -71,4 +96,20 @@ class VocabEncoder:
             vocab = Vocab.load(run_dir / "vocab.json")
         except (ValueError, KeyError) as err:
             raise RunDirError(f"{run_dir}: tokenizer.json or vocab.json is corrupt ({err})") from None
-        return cls(meta["kind"], meta["lowercase"], vocab, meta["max_length"])
+        return cls(meta["kind"], meta["lowercase"], vocab, meta["max_length"], meta.get("truncation", "head"))
+
+
+def load_encoder(run_dir: Path):
+    """The encoder a run directory was trained with: vocabulary-based or a Hugging Face tokenizer."""
+    path = Path(run_dir) / "tokenizer.json"
+    kind = "vocab"
+    if path.is_file():
+        try:
+            kind = json.loads(path.read_text(encoding="utf-8")).get("type", "vocab")
+        except ValueError:
+            raise RunDirError(f"{path}: corrupt JSON; train the run again") from None
+    if kind == "hf":
+        from fenlei.data.hf_encoder import HFEncoder
+
+        return HFEncoder.load(run_dir)
+    return VocabEncoder.load(run_dir)

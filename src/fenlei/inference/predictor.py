@@ -11,7 +11,7 @@ import torch
 
 from fenlei.config import load_config
 from fenlei.data.batching import Batches
-from fenlei.data.encoder import VocabEncoder
+from fenlei.data.encoder import load_encoder
 from fenlei.data.labels import LabelMap
 from fenlei.errors import FenleiError, RunDirError
 from fenlei.models import create_model
@@ -39,15 +39,20 @@ class Predictor:
             self.labels = LabelMap.load(run_dir / "labels.json")
         except (ValueError, KeyError) as err:
             raise RunDirError(f"{run_dir / 'labels.json'}: corrupt ({err})") from None
-        self.encoder = VocabEncoder.load(run_dir)
+        self.encoder = load_encoder(run_dir)
         self.batch_size = batch_size or self.config.train.eval_batch_size
         self.device = torch.device(device)
         m = self.config.model
+        params = dict(m.params)
+        if self.encoder.kind_of_encoder == "hf":  # built from the run's own Hugging Face folder
+            from fenlei.data.hf_encoder import HF_DIR
+
+            params["pretrained"] = str(run_dir / HF_DIR)
         self.model = create_model(
             m.name,
-            len(self.encoder.vocab),
+            self.encoder.vocab_size,
             len(self.labels),
-            params=m.params,
+            params=params,
             embed_dim=m.embed_dim,
             pad_id=self.encoder.pad_id,
             embeddings=None,

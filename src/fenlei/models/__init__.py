@@ -21,7 +21,7 @@ def register_model(name: str):
 
 def _load_families() -> None:
     # Importing the family modules registers them; done lazily so importing fenlei stays cheap.
-    from fenlei.models import dpcnn, fasttext, rcnn, rnn, textcnn  # noqa: F401
+    from fenlei.models import dpcnn, fasttext, rcnn, rnn, textcnn, transformer  # noqa: F401
 
 
 def list_models() -> list[str]:
@@ -67,6 +67,8 @@ def create_model(
 ) -> TextModel:
     """Create a registered model by name with its typed params."""
     cls = model_class(name)
+    if init != "default" and getattr(cls, "pretrained_weights", False):
+        raise ModelError(f"model.init: {name!r} starts from pretrained weights; leave model.init at default")
     p = params if isinstance(params, ModelParams) else make_params(name, params)
     model = cls(
         p,

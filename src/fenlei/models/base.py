@@ -27,6 +27,7 @@ class TextModel(nn.Module):
 
     params_class: ClassVar[type[ModelParams]] = ModelParams
     tokenizer_kinds: ClassVar[tuple[str, ...]] = ("word", "char", "jieba")
+    encoder_type: ClassVar[str] = "vocab"  # vocab (fenlei tokenizer + vocabulary) | hf (the model's own)
 
     def __init__(
         self,

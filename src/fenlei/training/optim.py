@@ -8,26 +8,32 @@ import torch
 from torch import nn
 
 
-def param_groups(model: nn.Module, weight_decay: float) -> list[dict]:
-    """Two groups: decayed weights, and biases/norms/embeddings without weight decay."""
-    decay, no_decay = [], []
+def param_groups(model: nn.Module, weight_decay: float, lr: float) -> list[dict]:
+    """Decayed weights apart from biases/norms/embeddings, split further by the model's
+    per-parameter learning-rate multiplier (``model.lr_scale(name)``, when it has one)."""
     skip = set()
     for module in model.modules():
-        if isinstance(module, (nn.Embedding, nn.EmbeddingBag, nn.LayerNorm, nn.BatchNorm1d)):
+        if isinstance(module, (nn.Embedding, nn.EmbeddingBag, nn.LayerNorm, nn.BatchNorm1d)) or (
+            "norm" in type(module).__name__.lower()  # RMSNorm, T5LayerNorm and friends
+        ):
             skip.update(id(p) for p in module.parameters(recurse=False))
+    scale_of = getattr(model, "lr_scale", None)
+    groups: dict[tuple[bool, float], list] = {}
     for name, p in model.named_parameters():
         if not p.requires_grad:
             continue
-        (no_decay if id(p) in skip or name.endswith("bias") or p.dim() < 2 else decay).append(p)
-    groups = [{"params": decay, "weight_decay": weight_decay}]
-    if no_decay:
-        groups.append({"params": no_decay, "weight_decay": 0.0})
-    return groups
+        decays = not (id(p) in skip or name.endswith("bias") or p.dim() < 2)
+        scale = float(scale_of(name)) if scale_of else 1.0
+        groups.setdefault((decays, scale), []).append(p)
+    return [
+        {"params": params, "weight_decay": weight_decay if decays else 0.0, "lr": lr * scale}
+        for (decays, scale), params in sorted(groups.items(), key=lambda kv: (not kv[0][0], -kv[0][1]))
+    ]
 
 
 def build_optimizer(model: nn.Module, cfg, lr: float) -> torch.optim.Optimizer:
     """The optimiser named by ``cfg.name`` (an OptimConfig) at peak rate ``lr``."""
-    groups = param_groups(model, cfg.weight_decay)
+    groups = param_groups(model, cfg.weight_decay, lr)
     if cfg.name == "sgd":
         return torch.optim.SGD(groups, lr=lr, momentum=cfg.momentum, foreach=True)
     if cfg.name == "adam":

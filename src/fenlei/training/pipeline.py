@@ -22,6 +22,7 @@ import torch
 from fenlei.config import Config
 from fenlei.data.batching import Batches
 from fenlei.data.encoder import VocabEncoder
+from fenlei.data.hf_encoder import HFEncoder
 from fenlei.data.loading import Splits, load_splits
 from fenlei.errors import ConfigError, FenleiError
 from fenlei.models import create_model
@@ -54,6 +55,18 @@ def default_run_dir(cfg: Config) -> Path:
     return Path("runs") / f"{data}-{cfg.model.name}-{time.strftime('%Y%m%d-%H%M%S')}"
 
 
+def fit_encoder(cfg: Config, texts: list[str]) -> tuple[VocabEncoder | HFEncoder, list]:
+    """The model's kind of encoder, fitted on the training texts, and those texts encoded/tokenised."""
+    from fenlei.models import model_class
+
+    d = cfg.data
+    if model_class(cfg.model.name).encoder_type == "hf":
+        if cfg.model.vectors:
+            raise ConfigError("model.vectors: a pretrained transformer brings its own embeddings; remove it")
+        return HFEncoder.fit(texts, cfg.model.params["pretrained"], d.max_length, d.truncation)
+    return VocabEncoder.fit(texts, cfg.tokenizer, d.max_length, d.truncation)
+
+
 def build_embeddings(cfg: Config, encoder: VocabEncoder) -> tuple[np.ndarray | None, dict]:
     """Pretrained vectors aligned to the vocabulary (extended first if asked), and coverage numbers."""
     if not cfg.model.vectors:
@@ -84,12 +97,12 @@ def train(
     seed_everything(cfg.train.seed)
     splits = load_splits(cfg.data)
     _check_model_accepts(cfg)
-    encoder, train_tokens = VocabEncoder.fit(splits.train.texts, cfg.tokenizer, cfg.data.max_length)
+    encoder, train_tokens = fit_encoder(cfg, splits.train.texts)
     embeddings, vec_info = build_embeddings(cfg, encoder)
     seed_everything(cfg.train.seed)  # model init must not depend on what loading consumed
     model = create_model(
         cfg.model.name,
-        len(encoder.vocab),
+        encoder.vocab_size,
         len(splits.labels),
         params=cfg.model.params,
         embed_dim=cfg.model.embed_dim,
@@ -144,6 +157,10 @@ def train(
         train_seconds = time.perf_counter() - t_train
         trainer.load_best()
         state_io.save_tensors(run_dir / "model.safetensors", state_io.model_tensors(trainer.model))
+        if hasattr(model, "save_pretrained"):  # a Hugging Face folder next to fenlei's own files
+            from fenlei.data.hf_encoder import HF_DIR
+
+            model.save_pretrained(run_dir / HF_DIR, splits.labels.names)
         metrics = _final_metrics(cfg, trainer, splits, encoder, dev_b, run_dir)
         metrics["train"] = {
             "best_step": state.best_step,
@@ -163,7 +180,7 @@ def train(
             "test": len(splits.test) if splits.test is not None else 0,
             "labels": splits.labels.names,
             "tokenizer": encoder.kind,
-            "vocab_size": len(encoder.vocab),
+            "vocab_size": encoder.vocab_size,
             "skipped": splits.notes,
             **vec_info,
         }
@@ -224,6 +241,8 @@ def _check_model_accepts(cfg: Config) -> None:
 
     kinds = model_class(cfg.model.name).tokenizer_kinds
     if cfg.tokenizer.kind != "auto" and cfg.tokenizer.kind not in kinds:
+        if kinds == ("hf",):
+            return  # transformers use their own tokenizer whatever tokenizer.kind says
         raise ConfigError(
             f"tokenizer.kind: model {cfg.model.name!r} takes {', '.join(kinds)}, not {cfg.tokenizer.kind!r}"
         )
@@ -243,7 +262,7 @@ def _print_plan(cfg: Config, splits: Splits, encoder, model, vec_info: dict) -> 
     console.print(
         f"[bold]{cfg.model.name}[/] on {len(splits.train)} train / {len(splits.dev)} dev / "
         f"{len(splits.test) if splits.test is not None else 0} test texts, {len(splits.labels)} labels; "
-        f"tokenizer {encoder.kind}, vocab {len(encoder.vocab)}, {params:,} parameters; skipped: {skipped}"
+        f"tokenizer {encoder.kind}, vocab {encoder.vocab_size}, {params:,} parameters; skipped: {skipped}"
     )
     if vec_info:
         console.print(

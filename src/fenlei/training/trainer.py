@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from fenlei.errors import ConfigError
 from fenlei.evaluation.metrics import classification_metrics, is_better
 from fenlei.training import state_io
 from fenlei.training.callbacks import Callback
@@ -40,6 +41,17 @@ def resolve_device(name: str) -> torch.device:
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     return torch.device(name)
+
+
+def resolve_precision(name: str, device: torch.device) -> torch.dtype | None:
+    """The autocast dtype for ``train.precision`` on ``device``; None = plain fp32."""
+    if name == "auto":
+        if device.type != "cuda":
+            return None
+        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+    if name == "fp16" and device.type != "cuda":
+        raise ConfigError("train.precision: fp16 needs a GPU; on CPU use bf16 or fp32")
+    return {"fp32": None, "fp16": torch.float16, "bf16": torch.bfloat16}[name]
 
 
 def to_device(batch: dict, device: torch.device) -> dict:
@@ -79,6 +91,9 @@ class Trainer:
         self.checkpoint_dir = checkpoint_dir
         self.steps_per_epoch = math.ceil(len(train_batches) / train_cfg.accumulate)
         self.total_steps = self.steps_per_epoch * train_cfg.epochs
+        self.amp_dtype = resolve_precision(train_cfg.precision, self.device)
+        # Loss scaling only matters for fp16, whose range underflows small gradients.
+        self.scaler = torch.amp.GradScaler(self.device.type, enabled=self.amp_dtype == torch.float16)
         self.optimizer = build_optimizer(self.model, optim_cfg, train_cfg.lr)
         self.scheduler = build_scheduler(self.optimizer, optim_cfg, self.total_steps)
         self.state = TrainState()
@@ -102,8 +117,9 @@ class Trainer:
             seen = 0
             for bi in range(self.state.batch_in_epoch, len(order)):
                 batch = to_device(self.train_batches.batch(order[bi]), self.device)
-                out = self.objective(self.model, batch)
-                (out["loss"] / cfg.accumulate).backward()
+                with self._autocast():
+                    out = self.objective(self.model, batch)
+                self.scaler.scale(out["loss"] / cfg.accumulate).backward()
                 self.state.batch_in_epoch = bi + 1
                 n = int(batch["input_ids"].shape[0])
                 seen += n
@@ -113,7 +129,7 @@ class Trainer:
                 if (bi + 1) % cfg.accumulate and bi + 1 != len(order):
                     continue
                 self._optimizer_step()
-                logs = parts | {"lr": self.scheduler.get_last_lr()[0], "batch_size": n}
+                logs = parts | {"lr": self.current_lr(), "batch_size": n}
                 self._emit("on_step_end", logs)
                 if cfg.eval_every and self.state.step % cfg.eval_every == 0:
                     self._evaluate_and_save()
@@ -139,11 +155,21 @@ class Trainer:
 
     def _optimizer_step(self) -> None:
         if self.cfg.grad_clip:
+            self.scaler.unscale_(self.optimizer)
             torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.cfg.grad_clip)
-        self.optimizer.step()
+        self.scaler.step(self.optimizer)
+        self.scaler.update()
         self.scheduler.step()
         self.optimizer.zero_grad(set_to_none=True)
         self.state.step += 1
+
+    def current_lr(self) -> float:
+        """The scheduled rate of the base learning rate (groups with multipliers scale from it)."""
+        group = self.optimizer.param_groups[0]
+        return self.scheduler.get_last_lr()[0] / group["initial_lr"] * self.cfg.lr
+
+    def _autocast(self):
+        return torch.autocast(self.device.type, dtype=self.amp_dtype, enabled=self.amp_dtype is not None)
 
     def _evaluate_and_save(self) -> None:
         metrics, _ = self.evaluate(self.dev_batches)
@@ -175,7 +201,7 @@ class Trainer:
         n = len(batches.seqs)
         probs = np.zeros((n, len(self.label_names)), dtype=np.float32)
         loss_sum, count = 0.0, 0
-        with torch.inference_mode():
+        with torch.inference_mode(), self._autocast():
             for raw in batches:
                 batch = to_device(raw, self.device)
                 if "labels" in batch and with_metrics:
@@ -224,6 +250,7 @@ class Trainer:
             "state": dataclasses.asdict(self.state),
             "optimizer": optim_meta,
             "scheduler": self.scheduler.state_dict(),
+            "scaler": self.scaler.state_dict(),
             "rng": rng_meta,
             "last_metrics": self.last_metrics,
             "callbacks": {type(cb).__name__: cb.state_dict() for cb in self.callbacks},
@@ -243,6 +270,8 @@ class Trainer:
         self.model.load_state_dict(state_io.read_tensors(found / "model.safetensors"))
         self.optimizer.load_state_dict(state_io.join_state(meta["optimizer"], tensors))
         self.scheduler.load_state_dict(meta["scheduler"])
+        if meta.get("scaler"):
+            self.scaler.load_state_dict(meta["scaler"])
         self.state = TrainState(**meta["state"])
         self.last_metrics = meta.get("last_metrics", {})
         state_io.set_rng_state(meta["rng"], tensors)

@@ -1,0 +1,117 @@
+"""Text → id sequences with a pretrained model's own (Hugging Face) tokenizer.
+
+The tokenizer runs once over each split (its fast Rust batch path); sequences keep their real
+length and are padded per batch, so nothing is padded to ``max_length``. The body of a long
+text is cut by the configured strategy and the model's special tokens ([CLS] ... [SEP],
+<s> ... </s>) are put back around it, so the model never sees more positions than it has.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from fenlei.data.encoder import truncate
+from fenlei.errors import RunDirError
+
+HF_DIR = "hf"  # the Hugging Face folder inside a run directory
+
+
+class HFEncoder:
+    """A Hugging Face tokenizer plus fenlei's truncation; saved as ``hf/`` + ``tokenizer.json``."""
+
+    kind_of_encoder = "hf"
+    kind = "hf"
+
+    def __init__(self, tokenizer, max_length: int, truncation: str = "head") -> None:
+        self.tokenizer = tokenizer
+        if tokenizer.pad_token_id is None:
+            # GPT-style tokenizers have none; any existing special token works because padded
+            # positions are masked out of attention and pooling.
+            fallback = tokenizer.eos_token or tokenizer.sep_token or tokenizer.unk_token
+            if fallback is not None:
+                tokenizer.pad_token = fallback
+            else:
+                tokenizer.add_special_tokens({"pad_token": "[PAD]"})
+        limit = tokenizer.model_max_length
+        self.max_length = min(max_length, limit) if limit and limit < 1_000_000 else max_length
+        self.truncation = truncation
+        self.pad_id = int(tokenizer.pad_token_id)
+        self.prefix, self.suffix = _special_layout(tokenizer)
+
+    @property
+    def vocab_size(self) -> int:
+        """Ids the tokenizer can produce (added tokens included)."""
+        return len(self.tokenizer)
+
+    @classmethod
+    def fit(cls, texts: Sequence[str], pretrained: str, max_length: int, truncation: str = "head"):
+        """The tokenizer of ``pretrained``; returns it and the training texts' ids (tokenised once)."""
+        from transformers import AutoConfig, AutoTokenizer
+
+        from fenlei.models.hub import from_pretrained
+
+        positions = _max_positions(from_pretrained(AutoConfig, pretrained))
+        encoder = cls(from_pretrained(AutoTokenizer, pretrained), min(max_length, positions), truncation)
+        return encoder, encoder.encode(texts)
+
+    def encode(self, texts: Sequence[str] | None = None, tokens: list | None = None) -> list[np.ndarray]:
+        """Id arrays (int64) with special tokens, at most ``max_length`` long; ``tokens`` = already done."""
+        if tokens is not None:
+            return tokens
+        texts = [str(t) for t in texts]
+        if not texts:
+            return []
+        body = self.tokenizer(texts, add_special_tokens=False, truncation=False, verbose=False)["input_ids"]
+        room = max(1, self.max_length - len(self.prefix) - len(self.suffix))
+        return [
+            np.asarray(self.prefix + truncate(ids, room, self.truncation) + self.suffix, dtype=np.int64)
+            for ids in body
+        ]
+
+    def save(self, run_dir: Path) -> None:
+        """The tokenizer files into ``hf/`` and fenlei's settings into ``tokenizer.json``."""
+        run_dir = Path(run_dir)
+        self.tokenizer.save_pretrained(run_dir / HF_DIR)
+        meta = {"type": "hf", "max_length": self.max_length, "truncation": self.truncation}
+        (run_dir / "tokenizer.json").write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
+
+    @classmethod
+    def load(cls, run_dir: Path) -> HFEncoder:
+        """Read what ``save`` wrote."""
+        from transformers import AutoTokenizer
+
+        run_dir = Path(run_dir)
+        try:
+            meta = json.loads((run_dir / "tokenizer.json").read_text(encoding="utf-8"))
+            tokenizer = AutoTokenizer.from_pretrained(run_dir / HF_DIR)
+        except (OSError, ValueError, KeyError) as err:
+            raise RunDirError(
+                f"{run_dir}: the Hugging Face tokenizer in {HF_DIR}/ cannot be loaded ({err})"
+            ) from None
+        return cls(tokenizer, meta["max_length"], meta.get("truncation", "head"))
+
+
+# These models start position ids after the padding index, so two positions are never usable.
+_OFFSET_POSITIONS = {"roberta": 2, "xlm-roberta": 2, "camembert": 2, "longformer": 2, "bart": 2}
+
+
+def _max_positions(config) -> int:
+    """Longest input the model's position table allows (unbounded for relative positions)."""
+    n = getattr(config, "max_position_embeddings", None)
+    if not isinstance(n, int) or n <= 0:
+        return 1_000_000
+    return n - _OFFSET_POSITIONS.get(getattr(config, "model_type", ""), 0)
+
+
+def _special_layout(tokenizer) -> tuple[list[int], list[int]]:
+    """The special-token ids the tokenizer puts before and after a text's own ids."""
+    plain = tokenizer("hello", add_special_tokens=False)["input_ids"]
+    full = tokenizer("hello")["input_ids"]
+    for start in range(len(full) - len(plain) + 1):
+        if full[start : start + len(plain)] == plain:
+            return list(full[:start]), list(full[start + len(plain) :])
+    return [], []  # a tokenizer that rewrites the text around specials: add none ourselves

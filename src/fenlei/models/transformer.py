@@ -1,0 +1,168 @@
+"""Fine-tuned BERT-family encoders (BERT, RoBERTa, MiniLM, DistilBERT, ELECTRA, XLM-R ...).
+
+``pooling: cls`` wraps ``AutoModelForSequenceClassification`` as it is, so the exported
+Hugging Face folder predicts exactly what fenlei predicts. ``pooling: mean`` averages the
+last hidden states over real tokens (what sentence encoders such as MiniLM were trained
+for) and puts fenlei's own dropout + linear head on top.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import ClassVar
+
+import torch
+from torch import nn
+
+from fenlei.errors import ModelError
+from fenlei.models import register_model
+from fenlei.models.base import ModelParams, TextModel, check_choice, check_dropout, length_mask
+
+TINY: dict = {}  # tests build a tiny random BERT folder and pass it as ``pretrained``
+_LAYER_RE = re.compile(r"\.layers?\.(\d+)\.")
+
+
+@dataclass
+class TransformerParams(ModelParams):
+    """Parameters of ``transformer``.
+
+    pretrained: encoder to fine-tune: a packaged short name (minilm-l6), a local Hugging Face
+        folder, or a hub id already in the local cache.
+    pooling: cls (the model's own classification head) | mean (mean of the last hidden states).
+    dropout: dropout before the classifier; null = the encoder's own setting.
+    head_lr_mult: learning-rate multiplier of the new classification layer.
+    layer_decay: layer-wise LR decay: layer i from the top learns at lr * layer_decay**i; 1 = off.
+    freeze_encoder: train the head only.
+    """
+
+    pretrained: str = "minilm-l6"
+    pooling: str = "cls"
+    dropout: float | None = None
+    head_lr_mult: float = 1.0
+    layer_decay: float = 1.0
+    freeze_encoder: bool = False
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.pretrained, str) or not self.pretrained:
+            raise ModelError("model.pretrained must name an encoder, e.g. minilm-l6 or a local folder")
+        check_choice("pooling", self.pooling, ("cls", "mean"))
+        if self.dropout is not None:
+            check_dropout("dropout", self.dropout)
+        for key in ("head_lr_mult", "layer_decay"):
+            value = getattr(self, key)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
+                raise ModelError(f"model.{key} must be a number > 0, got {value!r}")
+
+
+@register_model("transformer")
+class Transformer(TextModel):
+    """A pretrained encoder with a sequence-classification head."""
+
+    params_class = TransformerParams
+    tokenizer_kinds = ("hf",)
+    encoder_type: ClassVar[str] = "hf"
+    pretrained_weights: ClassVar[bool] = True
+
+    def __init__(
+        self,
+        params: TransformerParams,
+        vocab_size: int,
+        num_classes: int,
+        *,
+        freeze_embeddings: bool = False,
+        **_ignored,  # embed_dim, pad_id, embeddings: the encoder brings its own
+    ) -> None:
+        nn.Module.__init__(self)
+        from transformers import AutoConfig, AutoModel, AutoModelForSequenceClassification
+
+        from fenlei.models.hub import from_pretrained
+
+        self.params = params
+        self.num_classes = num_classes
+        config = from_pretrained(AutoConfig, params.pretrained, num_labels=num_classes)
+        if params.dropout is not None and hasattr(config, "classifier_dropout"):
+            config.classifier_dropout = params.dropout
+        with _quiet_transformers():
+            if params.pooling == "cls":
+                self.hf = from_pretrained(
+                    AutoModelForSequenceClassification, params.pretrained, config=config
+                )
+                self.head = None
+            else:
+                self.hf = from_pretrained(AutoModel, params.pretrained, config=config)
+                hidden = getattr(config, "hidden_size", None) or self.hf.get_input_embeddings().embedding_dim
+                self.dropout = nn.Dropout(0.1 if params.dropout is None else params.dropout)
+                self.head = nn.Linear(hidden, num_classes)
+        if vocab_size > self.hf.get_input_embeddings().num_embeddings:  # a pad token was added
+            self.hf.resize_token_embeddings(vocab_size)
+        self.embedding = self.hf.get_input_embeddings()
+        self.embed_dim = self.embedding.embedding_dim
+        self.num_layers = int(getattr(config, "num_hidden_layers", 0) or 0)
+        base = self.base_model
+        if params.freeze_encoder:
+            base.requires_grad_(False)
+        elif freeze_embeddings:
+            (getattr(base, "embeddings", None) or self.embedding).requires_grad_(False)
+
+    @property
+    def base_model(self) -> nn.Module:
+        """The pretrained encoder without any head."""
+        return self.hf.base_model if self.head is None else self.hf
+
+    def forward(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        ids = batch["input_ids"]
+        mask = length_mask(batch["lengths"].to(ids.device), ids.shape[1])
+        if self.head is None:
+            return self.hf(input_ids=ids, attention_mask=mask.long()).logits
+        hidden = self.hf(input_ids=ids, attention_mask=mask.long()).last_hidden_state
+        weights = mask.unsqueeze(-1).to(hidden.dtype)
+        pooled = (hidden * weights).sum(1) / weights.sum(1).clamp(min=1.0)
+        return self.head(self.dropout(pooled))
+
+    def lr_scale(self, name: str) -> float:
+        """Learning-rate multiplier of parameter ``name``: head multiplier, else layer-wise decay."""
+        p = self.params
+        encoder = f"hf.{self.hf.base_model_prefix}." if self.head is None else "hf."
+        if not name.startswith(encoder):  # the new classification layer(s)
+            return float(p.head_lr_mult)
+        if p.layer_decay == 1.0 or not self.num_layers:
+            return 1.0
+        top = self.num_layers + 1
+        if ".embeddings." in name:
+            depth = 0
+        else:
+            match = _LAYER_RE.search(name)
+            depth = int(match.group(1)) + 1 if match else top  # pooler and the like sit on top
+        return float(p.layer_decay ** (top - depth))
+
+    def save_pretrained(self, folder: Path, label_names: list[str]) -> None:
+        """Write a Hugging Face folder (config with id2label/label2id and the weights)."""
+        config = self.hf.config
+        config.id2label = dict(enumerate(label_names))
+        config.label2id = {name: i for i, name in enumerate(label_names)}
+        self.hf.save_pretrained(folder)
+        if self.head is not None:
+            (Path(folder) / "FENLEI_README.md").write_text(
+                "This folder holds the fine-tuned encoder only (AutoModel opens it). The run used\n"
+                "mean pooling, whose classification head lives in ../model.safetensors; predict\n"
+                "with `fenlei predict RUN_DIR`. AutoModelForSequenceClassification would add an\n"
+                "untrained head here.\n",
+                encoding="utf-8",
+            )
+
+
+class _quiet_transformers:
+    """Silence the 'newly initialized head' report while loading: a new head is the point."""
+
+    def __enter__(self) -> None:
+        from transformers.utils import logging
+
+        self._level = logging.get_verbosity()
+        logging.set_verbosity_error()
+
+    def __exit__(self, *exc) -> None:
+        from transformers.utils import logging
+
+        logging.set_verbosity(self._level)
