@@ -19,7 +19,7 @@ $(STAMP): pyproject.toml Makefile
 setup: $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/fenlei compare configs/demo-fasttext.yaml configs/demo-textcnn.yaml configs/demo-textrnn.yaml -o runs/demo
+	$(BIN)/fenlei compare configs/demo-fasttext.yaml configs/demo-textcnn.yaml configs/demo-textrnn.yaml configs/demo-minilm.yaml -o runs/demo
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -m "not slow"

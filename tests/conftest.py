@@ -68,6 +68,18 @@ def tiny_zh(tmp_path):
     return {"train": write_tsv(d / "train.tsv", rows(150)), "test": write_tsv(d / "test.tsv", rows(30))}
 
 
+@pytest.fixture(scope="module")
+def one_thread():
+    """Torch on one thread for a module of tiny-tensor tests: on a busy 2-core machine the
+    intra-op threads' spin-waiting made such a file 7x slower."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 @pytest.fixture
 def cli(monkeypatch, capsys):
     """Run the fenlei CLI in-process: returns (exit code, stdout, stderr)."""

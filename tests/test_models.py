@@ -16,13 +16,8 @@ VOCAB, CLASSES, PAD = 100, 3, 0
 
 
 @pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    # Tiny tensors gain nothing from intra-op threads, and on a busy 2-core machine the
-    # threads' spin-waiting made this file 7x slower.
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
+def _one_thread(one_thread):
     yield
-    torch.set_num_threads(before)
 
 
 def tiny(name: str) -> dict:

@@ -41,11 +41,8 @@ def tiny_bert(tmp_path_factory):
 
 
 @pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
+def _one_thread(one_thread):
     yield
-    torch.set_num_threads(before)
 
 
 def test_truncation_strategies():
@@ -193,3 +190,32 @@ def test_unknown_pretrained_is_a_clear_error(cli, tmp_path, monkeypatch):
 def test_vectors_and_init_are_refused(tiny_bert):
     with pytest.raises(ModelError, match="model.init"):
         create_model("transformer", 40, 2, params={"pretrained": tiny_bert}, init="xavier")
+
+
+@pytest.mark.slow
+def test_packaged_minilm_fine_tunes_and_exports(cli, tiny_data, tmp_path):
+    from transformers import AutoModelForSequenceClassification
+
+    run = tmp_path / "minilm"
+    sets = [
+        f"data.train={tiny_data['train']}",
+        f"data.dev={tiny_data['dev']}",
+        f"data.test={tiny_data['test']}",
+        "model.name=transformer",
+        "model.pretrained=minilm-l6",
+        "data.max_length=32",
+        "train.epochs=3",
+        "train.lr=1e-4",
+        "train.batch_size=16",
+        "optim.schedule=linear",
+        "optim.warmup=0.1",
+        "train.progress=false",
+        "train.tensorboard=false",
+    ]
+    code, out, err = cli("train", "-o", str(run), *[x for s in sets for x in ("--set", s)])
+    assert code == 0, err
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert metrics["test"]["accuracy"] >= 0.9
+    assert metrics["data"]["tokenizer"] == "hf"
+    model = AutoModelForSequenceClassification.from_pretrained(run / "hf")
+    assert model.config.num_hidden_layers == 6 and model.config.id2label[1] == "pos"
