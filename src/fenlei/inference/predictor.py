@@ -14,7 +14,7 @@ from fenlei.data.batching import Batches
 from fenlei.data.encoder import load_encoder
 from fenlei.data.labels import LabelMap
 from fenlei.errors import FenleiError, RunDirError
-from fenlei.models import create_model
+from fenlei.models import create_model, eval_batch_size
 from fenlei.training import state_io
 
 REQUIRED = ("config.yaml", "labels.json", "model.safetensors")
@@ -40,7 +40,7 @@ class Predictor:
         except (ValueError, KeyError) as err:
             raise RunDirError(f"{run_dir / 'labels.json'}: corrupt ({err})") from None
         self.encoder = load_encoder(run_dir)
-        self.batch_size = batch_size or self.config.train.eval_batch_size
+        self.batch_size = batch_size or eval_batch_size(self.config.train, self.config.model.name)
         self.device = torch.device(device)
         m = self.config.model
         params = dict(m.params)

@@ -36,6 +36,11 @@ def model_class(name: str) -> type[TextModel]:
     return MODELS.get(name)
 
 
+def eval_batch_size(train_cfg, name: str) -> int:
+    """``train.eval_batch_size``, or the model family's own default when it is 0."""
+    return train_cfg.eval_batch_size or model_class(name).eval_batch_size
+
+
 def make_params(name: str, params: dict[str, Any] | None = None) -> ModelParams:
     """Build the family's typed params from a dict; unknown keys raise naming ``model.<key>``."""
     cls = model_class(name).params_class

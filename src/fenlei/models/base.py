@@ -27,6 +27,8 @@ class TextModel(nn.Module):
 
     params_class: ClassVar[type[ModelParams]] = ModelParams
     tokenizer_kinds: ClassVar[tuple[str, ...]] = ("word", "char", "jieba")
+    # Inference batch when train.eval_batch_size is 0: large for the cheap classic models.
+    eval_batch_size: ClassVar[int] = 256
     encoder_type: ClassVar[str] = "vocab"  # vocab (fenlei tokenizer + vocabulary) | hf (the model's own)
 
     def __init__(

@@ -63,6 +63,8 @@ class Transformer(TextModel):
     params_class = TransformerParams
     tokenizer_kinds = ("hf",)
     encoder_type: ClassVar[str] = "hf"
+    # On CPU, attention over big padded batches is slow: 32 ran 2.4x faster than 256 for MiniLM.
+    eval_batch_size: ClassVar[int] = 32
     pretrained_weights: ClassVar[bool] = True
 
     def __init__(
@@ -154,15 +156,19 @@ class Transformer(TextModel):
 
 
 class _quiet_transformers:
-    """Silence the 'newly initialized head' report while loading: a new head is the point."""
+    """Silence the 'newly initialized head' report and load bars: a new head is the point."""
 
     def __enter__(self) -> None:
         from transformers.utils import logging
 
         self._level = logging.get_verbosity()
+        self._bars = logging.is_progress_bar_enabled()
         logging.set_verbosity_error()
+        logging.disable_progress_bar()  # "Loading weights" bars; fenlei prints its own plan line
 
     def __exit__(self, *exc) -> None:
         from transformers.utils import logging
 
         logging.set_verbosity(self._level)
+        if self._bars:
+            logging.enable_progress_bar()

@@ -202,10 +202,13 @@ class EpochTable(Callback):
         self._header = False
 
     def on_epoch_end(self, trainer, summary: dict) -> None:
+        # The chosen metric gets its own column unless it is one already shown.
+        extra = self.metric not in ("accuracy", "loss")
         if not self._header:
             self.console.print(
                 f"{'epoch':>5}  {'train loss':>10}  {'dev loss':>9}  {'dev acc':>8}  "
-                f"{'dev ' + self.metric:>12}  {'time':>7}"
+                + (f"{'dev ' + self.metric:>12}  " if extra else "")
+                + f"{'time':>7}"
             )
             self._header = True
         dev = summary["dev"]
@@ -213,7 +216,8 @@ class EpochTable(Callback):
         self.console.print(
             f"{summary['epoch']:>5}  {summary['train'].get('loss', float('nan')):>10.4f}  "
             f"{dev.get('loss', float('nan')):>9.4f}  {dev.get('accuracy', float('nan')):>8.4f}  "
-            f"{(metric if metric is not None else float('nan')):>12.4f}  {summary['seconds']:>6.1f}s"
+            + (f"{(metric if metric is not None else float('nan')):>12.4f}  " if extra else "")
+            + f"{summary['seconds']:>6.1f}s"
             + ("  *" if summary.get("best") else "")
         )
 

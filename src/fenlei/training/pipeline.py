@@ -25,7 +25,7 @@ from fenlei.data.encoder import VocabEncoder
 from fenlei.data.hf_encoder import HFEncoder
 from fenlei.data.loading import Splits, load_splits
 from fenlei.errors import ConfigError, FenleiError
-from fenlei.models import create_model
+from fenlei.models import create_model, eval_batch_size
 from fenlei.objectives import build_objective
 from fenlei.training import callbacks as cb
 from fenlei.training import state_io
@@ -123,7 +123,10 @@ def train(
         seed=cfg.train.seed,
     )
     dev_b = Batches(
-        encoder.encode(splits.dev.texts), splits.dev_ids, cfg.train.eval_batch_size, encoder.pad_id
+        encoder.encode(splits.dev.texts),
+        splits.dev_ids,
+        eval_batch_size(cfg.train, cfg.model.name),
+        encoder.pad_id,
     )
 
     run_dir = Path(run_dir) if run_dir else default_run_dir(cfg)
@@ -197,7 +200,10 @@ def _final_metrics(cfg: Config, trainer: Trainer, splits: Splits, encoder, dev_b
     if splits.test is None:
         return metrics
     test_b = Batches(
-        encoder.encode(splits.test.texts), splits.test_ids, cfg.train.eval_batch_size, encoder.pad_id
+        encoder.encode(splits.test.texts),
+        splits.test_ids,
+        eval_batch_size(cfg.train, cfg.model.name),
+        encoder.pad_id,
     )
     t0 = time.perf_counter()
     test_metrics, probs = trainer.evaluate(test_b)
