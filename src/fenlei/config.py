@@ -132,8 +132,8 @@ class TrainConfig:
     patience: int = 0  # evaluations without improvement before stopping; 0 = never stop early
     min_delta: float = 0.0  # smallest change that counts as an improvement
     device: str = "auto"  # auto | cpu | cuda | cuda:N
-    # auto (bf16/fp16 autocast on a GPU, fp32 on CPU) | fp32 | fp16 | bf16; bf16 also speeds up
-    # transformers on CPUs with native bf16 (AVX512-BF16, AMX): 1.4x for MiniLM here.
+    # auto: bf16 (else fp16) autocast on a GPU; on CPU fp32, except bf16 for transformers where the
+    # CPU has native bf16 (AVX512-BF16, AMX). Or fp32 | fp16 | bf16.
     precision: str = "auto"
     threads: int = 0  # torch CPU threads; 0 = torch's default
     progress: bool = True  # show a progress bar

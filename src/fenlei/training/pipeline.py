@@ -176,6 +176,7 @@ def train(
             "trainable_params": sum(p.numel() for p in model.parameters() if p.requires_grad),
             "peak_rss_mb": _peak_rss_mb(),
             "device": str(trainer.device),
+            "precision": str(trainer.amp_dtype or torch.float32).removeprefix("torch."),
         }
         metrics["data"] = {
             "train": len(splits.train),

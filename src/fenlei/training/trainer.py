@@ -43,15 +43,30 @@ def resolve_device(name: str) -> torch.device:
     return torch.device(name)
 
 
-def resolve_precision(name: str, device: torch.device) -> torch.dtype | None:
-    """The autocast dtype for ``train.precision`` on ``device``; None = plain fp32."""
+def resolve_precision(
+    name: str, device: torch.device, model: torch.nn.Module | None = None
+) -> torch.dtype | None:
+    """The autocast dtype for ``train.precision`` on ``device``; None = plain fp32.
+
+    ``auto`` on a CPU means bf16 only for models that ask for it (transformers) and only where
+    the CPU computes bf16 natively; elsewhere bf16 would be emulated and slower.
+    """
     if name == "auto":
-        if device.type != "cuda":
-            return None
-        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+        if device.type == "cuda":
+            return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+        if getattr(model, "cpu_bf16", False) and _cpu_has_bf16():
+            return torch.bfloat16
+        return None
     if name == "fp16" and device.type != "cuda":
         raise ConfigError("train.precision: fp16 needs a GPU; on CPU use bf16 or fp32")
     return {"fp32": None, "fp16": torch.float16, "bf16": torch.bfloat16}[name]
+
+
+def _cpu_has_bf16() -> bool:
+    try:
+        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except (AttributeError, RuntimeError):
+        return False
 
 
 def to_device(batch: dict, device: torch.device) -> dict:
@@ -91,7 +106,7 @@ class Trainer:
         self.checkpoint_dir = checkpoint_dir
         self.steps_per_epoch = math.ceil(len(train_batches) / train_cfg.accumulate)
         self.total_steps = self.steps_per_epoch * train_cfg.epochs
-        self.amp_dtype = resolve_precision(train_cfg.precision, self.device)
+        self.amp_dtype = resolve_precision(train_cfg.precision, self.device, model)
         # Loss scaling only matters for fp16, whose range underflows small gradients.
         self.scaler = torch.amp.GradScaler(self.device.type, enabled=self.amp_dtype == torch.float16)
         self.optimizer = build_optimizer(self.model, optim_cfg, train_cfg.lr)
