@@ -219,3 +219,15 @@ def test_packaged_minilm_fine_tunes_and_exports(cli, tiny_data, tmp_path):
     assert metrics["data"]["tokenizer"] == "hf"
     model = AutoModelForSequenceClassification.from_pretrained(run / "hf")
     assert model.config.num_hidden_layers == 6 and model.config.id2label[1] == "pos"
+
+
+@pytest.mark.parametrize(
+    ("setting", "message"),
+    [("tokenizer.kind=word", "tokenizer.kind"), ("model.vectors=glove-6b-50d", "model.vectors")],
+)
+def test_settings_a_transformer_cannot_use_are_errors(cli, tiny_bert, tmp_path, setting, message):
+    train = write_tsv(tmp_path / "train.tsv", make_sentiment(40, 0))
+    sets = [f"data.train={train}", "model.name=transformer", f"model.pretrained={tiny_bert}", setting]
+    code, _, err = cli("train", "-o", str(tmp_path / "run"), *[x for s in sets for x in ("--set", s)])
+    assert code == 2 and message in err and "Traceback" not in err
+    assert not (tmp_path / "run" / "metrics.json").exists()

@@ -248,8 +248,6 @@ def _check_model_accepts(cfg: Config) -> None:
 
     kinds = model_class(cfg.model.name).tokenizer_kinds
     if cfg.tokenizer.kind != "auto" and cfg.tokenizer.kind not in kinds:
-        if kinds == ("hf",):
-            return  # transformers use their own tokenizer whatever tokenizer.kind says
         raise ConfigError(
             f"tokenizer.kind: model {cfg.model.name!r} takes {', '.join(kinds)}, not {cfg.tokenizer.kind!r}"
         )
