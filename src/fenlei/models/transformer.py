@@ -146,7 +146,8 @@ class Transformer(TextModel):
         config = self.hf.config
         config.id2label = dict(enumerate(label_names))
         config.label2id = {name: i for i, name in enumerate(label_names)}
-        self.hf.save_pretrained(folder)
+        with _quiet_transformers():
+            self.hf.save_pretrained(folder)
         if self.head is not None:
             (Path(folder) / "FENLEI_README.md").write_text(
                 "This folder holds the fine-tuned encoder only (AutoModel opens it). The run used\n"
