@@ -79,7 +79,7 @@ def run_fenlei(args, train_path: str, dev_path: str, test_path: str, work: Path)
     return {"accuracy": m["test"]["accuracy"], "train_seconds": m["train"]["seconds"], "run": result.run_dir}
 
 
-def run_trainer(args, train_rows, test_rows, work: Path, well: bool) -> dict:
+def run_trainer(args, train_rows, test_rows, work: Path, well: bool, bf16: bool = False) -> dict:
     from transformers import (
         AutoModelForSequenceClassification,
         AutoTokenizer,
@@ -108,6 +108,7 @@ def run_trainer(args, train_rows, test_rows, work: Path, well: bool) -> dict:
 
     targs = TrainingArguments(
         output_dir=str(work / ("hf-b" if well else "hf-a")),
+        bf16=bf16,
         per_device_train_batch_size=args.batch_size,
         per_device_eval_batch_size=64,
         num_train_epochs=args.epochs,
@@ -164,6 +165,11 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--max-train", type=int, default=0, help="train on the first N rows only")
     parser.add_argument("--skip", nargs="*", default=[], choices=["a", "b"], help="baselines to leave out")
+    parser.add_argument(
+        "--trainer-bf16",
+        action="store_true",
+        help="also run (b) with bf16=True, as fenlei uses bf16 where the CPU has it",
+    )
     args = parser.parse_args()
 
     rows = read_tsv(SHARED / args.data / "train.tsv")
@@ -184,6 +190,8 @@ def main() -> None:
         results["fenlei"] = run_fenlei(args, *paths, work)
         if "b" not in args.skip:
             results["trainer_b"] = run_trainer(args, train_rows, test_rows, work, well=True)
+        if args.trainer_bf16:
+            results["trainer_b_bf16"] = run_trainer(args, train_rows, test_rows, work, well=True, bf16=True)
         if "a" not in args.skip:
             results["trainer_a"] = run_trainer(args, train_rows, test_rows, work, well=False)
         speed = inference_speed(results["fenlei"].pop("run"), [t for t, _ in test_rows])
