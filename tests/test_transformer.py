@@ -16,6 +16,14 @@ from fenlei.models import create_model
 from fenlei.training.optim import param_groups
 
 SPECIALS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+# What the fine-tuning tutorials do, quietly: linear warmup/decay, progress and event files off.
+SCHEDULE = ["optim.schedule=linear", "optim.warmup=0.1", "train.progress=false", "train.tensorboard=false"]
+
+
+def train_cli(cli, run, settings: list[str]):
+    """``fenlei train -o RUN --set ...`` with the transformer and SCHEDULE; returns the CLI result."""
+    sets = ["model.name=transformer", *settings, *SCHEDULE]
+    return cli("train", "-o", str(run), *[x for item in sets for x in ("--set", item)])
 
 
 @pytest.fixture(scope="module")
@@ -135,22 +143,20 @@ def test_train_predict_and_the_hf_folder_agree(cli, tiny_bert, tmp_path):
     train = write_tsv(d / "train.tsv", make_sentiment(96, 0))
     test = write_tsv(d / "test.tsv", make_sentiment(32, 2))
     run = d / "run"
-    sets = [
-        f"data.train={train}",
-        f"data.test={test}",
-        "model.name=transformer",
-        f"model.pretrained={tiny_bert}",
-        "model.head_lr_mult=5",
-        "train.epochs=12",
-        "train.lr=0.003",
-        "train.batch_size=16",
-        "optim.schedule=linear",
-        "optim.warmup=0.1",
-        "train.grad_clip=1.0",
-        "train.progress=false",
-        "train.tensorboard=false",
-    ]
-    code, out, err = cli("train", "-o", str(run), *[x for s in sets for x in ("--set", s)])
+    code, out, err = train_cli(
+        cli,
+        run,
+        [
+            f"data.train={train}",
+            f"data.test={test}",
+            f"model.pretrained={tiny_bert}",
+            "model.head_lr_mult=5",
+            "train.epochs=12",
+            "train.lr=0.003",
+            "train.batch_size=16",
+            "train.grad_clip=1.0",
+        ],
+    )
     assert code == 0, err
     metrics = json.loads((run / "metrics.json").read_text())
     assert metrics["test"]["accuracy"] >= 0.8
@@ -197,22 +203,20 @@ def test_packaged_minilm_fine_tunes_and_exports(cli, tiny_data, tmp_path):
     from transformers import AutoModelForSequenceClassification
 
     run = tmp_path / "minilm"
-    sets = [
-        f"data.train={tiny_data['train']}",
-        f"data.dev={tiny_data['dev']}",
-        f"data.test={tiny_data['test']}",
-        "model.name=transformer",
-        "model.pretrained=minilm-l6",
-        "data.max_length=32",
-        "train.epochs=3",
-        "train.lr=1e-4",
-        "train.batch_size=16",
-        "optim.schedule=linear",
-        "optim.warmup=0.1",
-        "train.progress=false",
-        "train.tensorboard=false",
-    ]
-    code, out, err = cli("train", "-o", str(run), *[x for s in sets for x in ("--set", s)])
+    code, out, err = train_cli(
+        cli,
+        run,
+        [
+            f"data.train={tiny_data['train']}",
+            f"data.dev={tiny_data['dev']}",
+            f"data.test={tiny_data['test']}",
+            "model.pretrained=minilm-l6",
+            "data.max_length=32",
+            "train.epochs=3",
+            "train.lr=1e-4",
+            "train.batch_size=16",
+        ],
+    )
     assert code == 0, err
     metrics = json.loads((run / "metrics.json").read_text())
     assert metrics["test"]["accuracy"] >= 0.9

@@ -32,7 +32,7 @@ def truncate(seq: list, max_length: int, strategy: str = "head") -> list:
 class VocabEncoder:
     """Tokenise, look up ids, truncate to ``max_length`` by the ``truncation`` strategy."""
 
-    kind_of_encoder = "vocab"
+    encoder_type = "vocab"
 
     def __init__(
         self, kind: str, lowercase: bool, vocab: Vocab, max_length: int, truncation: str = "head"

@@ -23,7 +23,7 @@ HF_DIR = "hf"  # the Hugging Face folder inside a run directory
 class HFEncoder:
     """A Hugging Face tokenizer plus fenlei's truncation; saved as ``hf/`` + ``tokenizer.json``."""
 
-    kind_of_encoder = "hf"
+    encoder_type = "hf"
     kind = "hf"
 
     def __init__(self, tokenizer, max_length: int, truncation: str = "head") -> None:

@@ -44,7 +44,7 @@ class Predictor:
         self.device = torch.device(device)
         m = self.config.model
         params = dict(m.params)
-        if self.encoder.kind_of_encoder == "hf":  # built from the run's own Hugging Face folder
+        if self.encoder.encoder_type == "hf":  # built from the run's own Hugging Face folder
             from fenlei.data.hf_encoder import HF_DIR
 
             params["pretrained"] = str(run_dir / HF_DIR)
