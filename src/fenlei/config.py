@@ -35,8 +35,16 @@ class DataConfig:
     unseen_labels: str = "error"  # error | skip: labels in dev/test that train never saw
     max_length: int = 256  # tokens kept per text (longer texts are truncated), special tokens included
     truncation: str = "head"  # head | tail | head+tail: which tokens of a long text to keep
+    unlabeled: str | None = None  # a file of unlabelled texts for UDA (one per line, or a text column)
+    labeled_per_class: int = 0  # keep N labelled train examples per class, the rest become unlabelled
+    multi_label: bool = False  # each text has a list of labels (JSONL list, or label_separator)
+    label_separator: str = "|"  # splits a multi-label cell in TSV/CSV, e.g. sports|politics
 
     def __post_init__(self) -> None:
+        if self.labeled_per_class < 0:
+            raise ConfigError("data.labeled_per_class must be >= 0 (0 = keep every label)")
+        if not self.label_separator:
+            raise ConfigError("data.label_separator must be a non-empty string, e.g. '|'")
         _choice("data.unseen_labels", self.unseen_labels, ("error", "skip"))
         _range("data.dev_ratio", self.dev_ratio, 0.0, 0.9, low_open=True)
         _positive("data.max_length", self.max_length)
@@ -91,9 +99,15 @@ class ObjectiveConfig:
     name: str = "cross_entropy"  # a registered objective
     label_smoothing: float = 0.0  # 0 = plain cross-entropy
     class_weights: list[float] | str | None = None  # a list (one per label) or "balanced"
+    focal_gamma: float = 2.0  # focal: down-weights easy examples by (1 - p)^gamma
+    rdrop_alpha: float = 5.0  # rdrop: weight of the symmetric KL between two dropout passes
 
     def __post_init__(self) -> None:
         _range("objective.label_smoothing", self.label_smoothing, 0.0, 1.0)
+        if self.focal_gamma < 0:
+            raise ConfigError("objective.focal_gamma must be >= 0 (0 = plain cross-entropy)")
+        if self.rdrop_alpha < 0:
+            raise ConfigError("objective.rdrop_alpha must be >= 0 (0 = the mean CE of two passes)")
         if isinstance(self.class_weights, str) and self.class_weights != "balanced":
             raise ConfigError("objective.class_weights must be a list of numbers, 'balanced' or null")
 
@@ -152,6 +166,55 @@ class TrainConfig:
         _choice("train.metric", self.metric, allowed)
 
 
+@dataclass
+class AugmentConfig:
+    """Offline text augmentation (EDA, vector synonyms, TF-IDF replacement); deterministic per seed."""
+
+    ops: list[str] = field(default_factory=lambda: ["synonym", "insert", "swap", "delete"])
+    rate: float = 0.1  # share of a text's tokens each op changes (EDA's alpha)
+    copies: int = 0  # augmented copies of each labelled train text added to train; 0 = off
+    neighbours: int = 10  # synonym/insert: draw from this many nearest neighbours in the vectors
+    vectors: str | None = None  # vectors for synonym/insert; empty = model.vectors
+
+    def __post_init__(self) -> None:
+        from fenlei.data.augment import check_ops
+
+        check_ops("augment.ops", self.ops)
+        _range("augment.rate", self.rate, 0.0, 1.0, low_open=True)
+        if self.copies < 0:
+            raise ConfigError("augment.copies must be >= 0 (0 = no augmented copies)")
+        _positive("augment.neighbours", self.neighbours)
+
+
+@dataclass
+class UDAConfig:
+    """Unsupervised data augmentation (Xie et al. 2019); used when objective.name is uda."""
+
+    coeff: float = 1.0  # weight of the consistency loss
+    unsup_ratio: int = 3  # unlabelled texts per labelled text in each step
+    temperature: float = 0.4  # sharpens p(x) (softmax of logits / T); 1 = no sharpening
+    confidence: float = 0.8  # consistency only where max p(x) exceeds this; 0 = everywhere
+    tsa: str = "linear"  # training signal annealing: none | linear | log | exp
+    ops: list[str] = field(default_factory=lambda: ["tfidf"])  # how the unlabelled views are made
+    rate: float = 0.3  # share of tokens the ops change
+    views: int = 2  # augmented views made per unlabelled text; epoch e uses view e mod views
+
+    def __post_init__(self) -> None:
+        from fenlei.data.augment import check_ops
+
+        _positive("uda.views", self.views)
+        if self.coeff < 0:
+            raise ConfigError("uda.coeff must be >= 0")
+        _positive("uda.unsup_ratio", self.unsup_ratio)
+        _range("uda.temperature", self.temperature, 0.0, 1.0, low_open=True)
+        _range("uda.confidence", self.confidence, 0.0, 1.0)
+        if self.confidence >= 1.0:
+            raise ConfigError("uda.confidence must be below 1 (no prediction is more confident than 1)")
+        _choice("uda.tsa", self.tsa, ("none", "linear", "log", "exp"))
+        check_ops("uda.ops", self.ops)
+        _range("uda.rate", self.rate, 0.0, 1.0, low_open=True)
+
+
 SECTIONS: dict[str, type] = {
     "data": DataConfig,
     "tokenizer": TokenizerConfig,
@@ -159,6 +222,8 @@ SECTIONS: dict[str, type] = {
     "objective": ObjectiveConfig,
     "optim": OptimConfig,
     "train": TrainConfig,
+    "augment": AugmentConfig,
+    "uda": UDAConfig,
 }
 
 
@@ -172,6 +237,8 @@ class Config:
     objective: ObjectiveConfig = field(default_factory=ObjectiveConfig)
     optim: OptimConfig = field(default_factory=OptimConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
+    augment: AugmentConfig = field(default_factory=AugmentConfig)
+    uda: UDAConfig = field(default_factory=UDAConfig)
 
     @classmethod
     def from_dict(cls, raw: dict[str, Any] | None, where: str = "config") -> Config:
@@ -243,7 +310,7 @@ def apply_override(raw: dict[str, Any], item: str) -> None:
 
 
 # Paths in a config file are relative to the file, so recipes run from any directory.
-_PATH_KEYS = {"data": ("train", "dev", "test")}
+_PATH_KEYS = {"data": ("train", "dev", "test", "unlabeled")}
 
 
 def _resolve_paths(raw: dict[str, Any], base: Path) -> dict[str, Any]:

@@ -24,9 +24,12 @@ class Objective(Protocol):
 OBJECTIVES: Registry = Registry("objective", ConfigError)
 
 
-def build_objective(cfg, train_label_ids: Sequence[int], num_classes: int) -> Objective:
-    """Create the objective named by ``cfg.name`` (an ObjectiveConfig) for this training set."""
-    from fenlei.objectives import supervised  # noqa: F401  (registers the built-in objectives)
+def build_objective(cfg, train_label_ids: Sequence[int], num_classes: int, **context) -> Objective:
+    """Create the objective named by ``cfg.name`` (an ObjectiveConfig) for this training set.
+
+    ``context`` carries other config sections an objective may need (``uda=`` the UDAConfig).
+    """
+    from fenlei.objectives import rdrop, supervised, uda  # noqa: F401  (register the built-ins)
 
     factory = OBJECTIVES.get(cfg.name)
-    return factory(cfg, train_label_ids, num_classes)
+    return factory(cfg, train_label_ids, num_classes, **context)

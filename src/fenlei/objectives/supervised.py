@@ -1,4 +1,4 @@
-"""Supervised cross-entropy with optional label smoothing and class weights."""
+"""Supervised losses: cross-entropy (label smoothing, class weights) and focal loss."""
 
 from __future__ import annotations
 
@@ -29,22 +29,65 @@ def class_weight_tensor(spec, train_label_ids: Sequence[int], num_classes: int) 
 
 
 class CrossEntropy:
-    """Softmax cross-entropy; label smoothing and class weights are plain switches."""
+    """Softmax cross-entropy; label smoothing, class weights and a focal factor are switches.
 
-    def __init__(self, label_smoothing: float = 0.0, weight: torch.Tensor | None = None) -> None:
+    ``per_example`` gives each example's loss (weights applied) so R-Drop and UDA can mask or
+    average them; ``reduce`` turns those into the batch loss exactly as ``F.cross_entropy``
+    would (weighted mean over the examples' class weights).
+    """
+
+    def __init__(
+        self, label_smoothing: float = 0.0, weight: torch.Tensor | None = None, gamma: float = 0.0
+    ) -> None:
         self.label_smoothing = label_smoothing
         self.weight = weight
+        self.gamma = gamma
+
+    def per_example(self, logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        """Loss of every example [B] (class weight included, not yet averaged)."""
+        logits = logits.float()
+        weight = None if self.weight is None else self.weight.to(logits.device)
+        loss = F.cross_entropy(
+            logits, labels, weight=weight, label_smoothing=self.label_smoothing, reduction="none"
+        )
+        if self.gamma:
+            # Focal loss (Lin et al. 2017): easy examples (p_true near 1) count for little.
+            p_true = torch.softmax(logits, -1).gather(1, labels[:, None]).squeeze(1)
+            loss = loss * (1.0 - p_true).clamp(min=0.0).pow(self.gamma)
+        return loss
+
+    def reduce(
+        self, losses: torch.Tensor, labels: torch.Tensor, mask: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """Weighted mean of ``losses`` over the examples kept by ``mask`` (0 when none is kept)."""
+        denom = torch.ones_like(losses) if self.weight is None else self.weight.to(losses.device)[labels]
+        if mask is not None:
+            denom = denom * mask
+            losses = losses * mask
+        return losses.sum() / denom.sum().clamp(min=1e-12)
+
+    def loss(self, logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        """The batch loss."""
+        return self.reduce(self.per_example(logits, labels), labels)
 
     def __call__(self, model: torch.nn.Module, batch: dict) -> dict[str, torch.Tensor]:
         logits = model(batch)
-        weight = None if self.weight is None else self.weight.to(logits.device)
-        loss = F.cross_entropy(
-            logits.float(), batch["labels"], weight=weight, label_smoothing=self.label_smoothing
-        )
-        return {"loss": loss, "logits": logits}
+        return {"loss": self.loss(logits, batch["labels"]), "logits": logits}
+
+
+def supervised_loss(
+    cfg, train_label_ids: Sequence[int], num_classes: int, gamma: float = 0.0
+) -> CrossEntropy:
+    """The cross-entropy an ObjectiveConfig describes (smoothing, class weights); R-Drop and UDA reuse it."""
+    weight = class_weight_tensor(cfg.class_weights, train_label_ids, num_classes)
+    return CrossEntropy(cfg.label_smoothing, weight, gamma)
 
 
 @OBJECTIVES.register("cross_entropy")
-def _cross_entropy(cfg, train_label_ids: Sequence[int], num_classes: int) -> CrossEntropy:
-    weight = class_weight_tensor(cfg.class_weights, train_label_ids, num_classes)
-    return CrossEntropy(cfg.label_smoothing, weight)
+def _cross_entropy(cfg, train_label_ids: Sequence[int], num_classes: int, **_) -> CrossEntropy:
+    return supervised_loss(cfg, train_label_ids, num_classes)
+
+
+@OBJECTIVES.register("focal")
+def _focal(cfg, train_label_ids: Sequence[int], num_classes: int, **_) -> CrossEntropy:
+    return supervised_loss(cfg, train_label_ids, num_classes, gamma=cfg.focal_gamma)

@@ -24,11 +24,13 @@ from fenlei.data.batching import Batches
 from fenlei.data.encoder import VocabEncoder
 from fenlei.data.hf_encoder import HFEncoder
 from fenlei.data.loading import Splits, load_splits
+from fenlei.data.semi import UDABatches
 from fenlei.errors import ConfigError, FenleiError
 from fenlei.models import create_model, eval_batch_size
 from fenlei.objectives import build_objective
 from fenlei.training import callbacks as cb
 from fenlei.training import state_io
+from fenlei.training.train_data import prepare_train_data, save_cache
 from fenlei.training.trainer import Trainer
 
 log = logging.getLogger("fenlei")
@@ -97,7 +99,11 @@ def train(
     seed_everything(cfg.train.seed)
     splits = load_splits(cfg.data)
     _check_model_accepts(cfg)
-    encoder, train_tokens = fit_encoder(cfg, splits.train.texts)
+    run_dir = Path(run_dir) if run_dir else default_run_dir(cfg)
+    data = prepare_train_data(cfg, splits, run_dir, resume)
+    splits = data.splits
+    encoder, all_tokens = fit_encoder(cfg, data.vocab_texts)
+    train_tokens = all_tokens[: len(data.texts)]
     embeddings, vec_info = build_embeddings(cfg, encoder)
     seed_everything(cfg.train.seed)  # model init must not depend on what loading consumed
     model = create_model(
@@ -111,17 +117,25 @@ def train(
         freeze_embeddings=cfg.model.freeze_embeddings,
         init=cfg.model.init,
     )
-    objective = build_objective(cfg.objective, splits.train_ids, len(splits.labels))
+    objective = build_objective(cfg.objective, data.ids, len(splits.labels), uda=cfg.uda)
     eval_objective = build_objective(type(cfg.objective)(), splits.train_ids, len(splits.labels))
 
     train_b = Batches(
         encoder.encode(tokens=train_tokens),
-        splits.train_ids,
+        data.ids,
         cfg.train.batch_size,
         encoder.pad_id,
         shuffle=True,
         seed=cfg.train.seed,
     )
+    if data.views:
+        train_b = UDABatches(
+            train_b,
+            encoder.encode(tokens=all_tokens[len(data.texts) :]),
+            [encoder.encode(view) for view in data.views],
+            cfg.uda.unsup_ratio,
+            seed=cfg.train.seed,
+        )
     dev_b = Batches(
         encoder.encode(splits.dev.texts),
         splits.dev_ids,
@@ -129,9 +143,9 @@ def train(
         encoder.pad_id,
     )
 
-    run_dir = Path(run_dir) if run_dir else default_run_dir(cfg)
     _prepare_run_dir(run_dir, resume)
     try:
+        save_cache(data, run_dir)
         cfg.save(run_dir / "config.yaml")
         splits.labels.save(run_dir / "labels.json")
         encoder.save(run_dir)
@@ -182,6 +196,8 @@ def train(
             "train": len(splits.train),
             "dev": len(splits.dev),
             "test": len(splits.test) if splits.test is not None else 0,
+            "unlabeled": len(data.unlabeled) if data.views else 0,
+            **data.notes,
             "labels": splits.labels.names,
             "tokenizer": encoder.kind,
             "vocab_size": encoder.vocab_size,

@@ -70,10 +70,17 @@ def _cpu_has_bf16() -> bool:
 
 
 def to_device(batch: dict, device: torch.device) -> dict:
-    """Move the tensors of a batch to ``device`` (lengths stay on the CPU for packing)."""
+    """Move the tensors of a batch (and of its sub-batches) to ``device``; lengths stay on the CPU."""
     if device.type == "cpu":
         return batch
-    return {k: (v if k == "lengths" else v.to(device, non_blocking=True)) for k, v in batch.items()}
+    out = {}
+    for k, v in batch.items():
+        if isinstance(v, dict):
+            v = to_device(v, device)
+        elif isinstance(v, torch.Tensor) and k != "lengths":
+            v = v.to(device, non_blocking=True)
+        out[k] = v
+    return out
 
 
 class Trainer:
@@ -132,6 +139,8 @@ class Trainer:
             seen = 0
             for bi in range(self.state.batch_in_epoch, len(order)):
                 batch = to_device(self.train_batches.batch(order[bi]), self.device)
+                # Share of training done, for objectives that anneal (UDA's TSA).
+                batch["progress"] = self.state.step / max(self.total_steps, 1)
                 with self._autocast():
                     out = self.objective(self.model, batch)
                 self.scaler.scale(out["loss"] / cfg.accumulate).backward()

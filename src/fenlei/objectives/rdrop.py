@@ -1,0 +1,54 @@
+"""R-Drop (Liang et al. 2021): two dropout passes agree with each other.
+
+loss = mean CE of the two passes + alpha x symmetric KL between their distributions. Both
+passes run as one forward over the batch stacked on itself, so dropout masks differ while
+the model is called once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+import torch.nn.functional as F
+
+from fenlei.objectives import OBJECTIVES
+from fenlei.objectives.supervised import CrossEntropy, supervised_loss
+
+
+def symmetric_kl(logits_a: torch.Tensor, logits_b: torch.Tensor) -> torch.Tensor:
+    """0.5 x (KL(p_a || p_b) + KL(p_b || p_a)), summed over classes, mean over the batch."""
+    log_a = F.log_softmax(logits_a.float(), -1)
+    log_b = F.log_softmax(logits_b.float(), -1)
+    kl_ab = F.kl_div(log_b, log_a, log_target=True, reduction="batchmean")  # KL(a || b)
+    kl_ba = F.kl_div(log_a, log_b, log_target=True, reduction="batchmean")
+    return 0.5 * (kl_ab + kl_ba)
+
+
+def stack_twice(batch: dict) -> dict:
+    """The batch with every per-example tensor repeated: rows [0, B) and [B, 2B) are the same texts."""
+    size = batch["labels"].shape[0]
+    return {
+        k: torch.cat([v, v]) if isinstance(v, torch.Tensor) and v.dim() and v.shape[0] == size else v
+        for k, v in batch.items()
+    }
+
+
+class RDrop:
+    """Cross-entropy of two dropout passes plus ``alpha`` x their symmetric KL."""
+
+    def __init__(self, ce: CrossEntropy, alpha: float) -> None:
+        self.ce = ce
+        self.alpha = alpha
+
+    def __call__(self, model: torch.nn.Module, batch: dict) -> dict[str, torch.Tensor]:
+        logits_a, logits_b = model(stack_twice(batch)).chunk(2)
+        labels = batch["labels"]
+        ce = 0.5 * (self.ce.loss(logits_a, labels) + self.ce.loss(logits_b, labels))
+        kl = symmetric_kl(logits_a, logits_b)
+        return {"loss": ce + self.alpha * kl, "logits": logits_a, "ce": ce, "kl": kl}
+
+
+@OBJECTIVES.register("rdrop")
+def _rdrop(cfg, train_label_ids: Sequence[int], num_classes: int, **_) -> RDrop:
+    return RDrop(supervised_loss(cfg, train_label_ids, num_classes), cfg.rdrop_alpha)

@@ -1,0 +1,86 @@
+"""UDA (Xie et al. 2019): supervised CE with training signal annealing + consistency on unlabelled text.
+
+A UDA batch is a labelled batch with two more entries, ``unsup`` (unlabelled texts) and
+``unsup_aug`` (their augmented views, same rows), plus the loop's ``progress`` in [0, 1].
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import torch
+import torch.nn.functional as F
+
+from fenlei.objectives import OBJECTIVES
+from fenlei.objectives.supervised import CrossEntropy, supervised_loss
+
+_SUP_KEYS_DROPPED = ("unsup", "unsup_aug", "progress")
+
+
+def tsa_threshold(schedule: str, progress: float, num_classes: int) -> float:
+    """Training signal annealing threshold alpha_t x (1 - 1/K) + 1/K at ``progress`` = t/T.
+
+    linear: alpha_t = t/T; log: 1 - exp(-5 t/T); exp: exp(5 (t/T - 1)); none: 1 (nothing masked).
+    """
+    t = min(max(progress, 0.0), 1.0)
+    alpha = {
+        "none": 1.0,
+        "linear": t,
+        "log": 1.0 - math.exp(-5.0 * t),
+        "exp": math.exp(5.0 * (t - 1.0)),
+    }[schedule]
+    return alpha * (1.0 - 1.0 / num_classes) + 1.0 / num_classes
+
+
+class UDA:
+    """sup (TSA-masked CE) + coeff x KL(sharpened p(x) || p(x_aug)) on confident unlabelled texts."""
+
+    def __init__(self, ce: CrossEntropy, num_classes: int, uda_cfg) -> None:
+        self.ce = ce
+        self.num_classes = num_classes
+        self.coeff = uda_cfg.coeff
+        self.temperature = uda_cfg.temperature
+        self.confidence = uda_cfg.confidence
+        self.tsa = uda_cfg.tsa
+
+    def __call__(self, model: torch.nn.Module, batch: dict) -> dict[str, torch.Tensor]:
+        sup = {k: v for k, v in batch.items() if k not in _SUP_KEYS_DROPPED}
+        labels = sup["labels"]
+        logits = model(sup)
+        threshold = tsa_threshold(self.tsa, float(batch.get("progress", 1.0)), self.num_classes)
+        losses = self.ce.per_example(logits, labels)
+        mask = None
+        if self.tsa != "none":
+            # Examples the model already gets right with p > threshold stop teaching it, so a few
+            # labels are not memorised before the unlabelled signal has shaped the model.
+            with torch.no_grad():
+                p_true = torch.softmax(logits.float(), -1).gather(1, labels[:, None]).squeeze(1)
+                mask = (p_true <= threshold).float()
+        sup_loss = self.ce.reduce(losses, labels, mask)
+        out = {
+            "logits": logits,
+            "sup": sup_loss,
+            "tsa_threshold": torch.tensor(threshold),
+            "tsa_masked": torch.tensor(0.0) if mask is None else 1.0 - mask.mean(),
+        }
+        if not self.coeff or "unsup" not in batch:
+            # coeff 0 skips the unlabelled passes entirely: the run equals supervised training.
+            out["loss"] = sup_loss
+            return out
+        with torch.no_grad():
+            ori = model(batch["unsup"]).float()
+            p_sharp = torch.softmax(ori / self.temperature, -1)
+            keep = (torch.softmax(ori, -1).amax(-1) > self.confidence).float()
+        log_aug = F.log_softmax(model(batch["unsup_aug"]).float(), -1)
+        kl = (p_sharp * (torch.log(p_sharp.clamp(min=1e-12)) - log_aug)).sum(-1)
+        unsup = (kl * keep).mean()  # masked rows count as zero, as in the UDA code
+        out.update(loss=sup_loss + self.coeff * unsup, unsup=unsup, unsup_kept=keep.mean())
+        return out
+
+
+@OBJECTIVES.register("uda")
+def _uda(cfg, train_label_ids: Sequence[int], num_classes: int, *, uda=None, **_) -> UDA:
+    from fenlei.config import UDAConfig
+
+    return UDA(supervised_loss(cfg, train_label_ids, num_classes), num_classes, uda or UDAConfig())

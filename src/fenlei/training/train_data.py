@@ -1,0 +1,91 @@
+"""The training texts a run learns from: labelled (plus augmented copies) and unlabelled (plus views).
+
+Augmentation runs before the run directory exists (so a bad setting fails first) into a
+scratch folder; ``save_cache`` then moves those files into ``run_dir/augment/`` where a
+resumed run finds them instead of augmenting again.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from fenlei.config import Config
+from fenlei.data.loading import Splits
+from fenlei.data.semi import unlabeled_texts
+
+AUGMENT_DIR = "augment"
+
+
+@dataclass
+class TrainData:
+    """Labelled train texts with their label ids, and unlabelled texts with augmented views."""
+
+    splits: Splits
+    texts: list[str]
+    ids: list[int]
+    unlabeled: list[str] = field(default_factory=list)
+    views: list[list[str]] = field(default_factory=list)  # views[v][i] is a view of unlabeled[i]
+    notes: dict[str, int] = field(default_factory=dict)
+    cache: Path | None = None  # scratch folder holding the augmentation cache files
+
+    @property
+    def vocab_texts(self) -> list[str]:
+        """Texts the vocabulary is built from: unlabelled text is text too, whatever the labels."""
+        return self.texts + self.unlabeled
+
+
+def prepare_train_data(cfg: Config, splits: Splits, run_dir: Path, resume: bool) -> TrainData:
+    """Hide labels / read unlabelled text, and make the augmented copies and views the config asks for."""
+    splits, unlabeled = unlabeled_texts(cfg, splits, cfg.objective.name)
+    data = TrainData(splits, list(splits.train.texts), list(splits.train_ids))
+    uda = cfg.objective.name == "uda"
+    if uda:
+        data.unlabeled = unlabeled
+    elif cfg.data.labeled_per_class:
+        data.unlabeled = unlabeled  # not trained on, but its words belong in the vocabulary
+    if not (cfg.augment.copies or uda):
+        return data
+    from fenlei.data.augment import augment_cached, build_augmenter
+
+    existing = run_dir / AUGMENT_DIR
+    data.cache = existing if resume and existing.is_dir() else Path(tempfile.mkdtemp(prefix="fenlei-aug-"))
+    corpus = data.texts + data.unlabeled
+    vectors = cfg.augment.vectors or cfg.model.vectors
+    if cfg.augment.copies:
+        a = cfg.augment
+        augmenter = build_augmenter(
+            a.ops, a.rate, corpus=corpus, seed=cfg.train.seed, vectors=vectors, neighbours=a.neighbours
+        )
+        copies = augment_cached(augmenter, data.texts, data.cache / "train.json", a.copies)
+        base_texts, base_ids = list(data.texts), list(data.ids)
+        for copy in copies:
+            data.texts += copy
+            data.ids += base_ids
+        data.notes["train_augmented_copies"] = len(base_texts) * len(copies)
+    if uda:
+        u = cfg.uda
+        augmenter = build_augmenter(
+            u.ops,
+            u.rate,
+            corpus=corpus,
+            seed=cfg.train.seed,
+            vectors=vectors,
+            neighbours=cfg.augment.neighbours,
+        )
+        data.views = augment_cached(augmenter, data.unlabeled, data.cache / "unlabeled.json", u.views)
+    return data
+
+
+def save_cache(data: TrainData, run_dir: Path) -> None:
+    """Move the augmentation cache into the run directory (no-op when it is already there)."""
+    target = run_dir / AUGMENT_DIR
+    if data.cache is None or data.cache.resolve() == target.resolve():
+        return
+    target.mkdir(parents=True, exist_ok=True)
+    for item in data.cache.iterdir():
+        shutil.move(str(item), target / item.name)
+    shutil.rmtree(data.cache, ignore_errors=True)
+    data.cache = target
