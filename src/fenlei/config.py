@@ -322,12 +322,12 @@ def _resolve_paths(raw: dict[str, Any], base: Path) -> dict[str, Any]:
             value = sec.get(key)
             if isinstance(value, str) and value and not Path(value).expanduser().is_absolute():
                 sec[key] = str((base / value).resolve())
-    model = raw.get("model")
-    if isinstance(model, dict):
-        vec = model.get("vectors")
+    for section in ("model", "augment"):  # vectors: a packaged name stays, a file path resolves
+        sec = raw.get(section)
+        vec = sec.get("vectors") if isinstance(sec, dict) else None
         looks_like_path = isinstance(vec, str) and ("/" in vec or vec.endswith((".vec", ".txt", ".bin")))
         if looks_like_path and not Path(vec).expanduser().is_absolute():
-            model["vectors"] = str((base / vec).resolve())
+            sec["vectors"] = str((base / vec).resolve())
     return raw
 
 
