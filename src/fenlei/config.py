@@ -152,6 +152,7 @@ class TrainConfig:
     threads: int = 0  # torch CPU threads; 0 = torch's default
     progress: bool = True  # show a progress bar
     tensorboard: bool = True  # write TensorBoard event files under tb/
+    threshold: str = "global"  # multi-label: decision threshold tuned on dev, global | per_label
 
     def __post_init__(self) -> None:
         for key in ("epochs", "batch_size", "accumulate"):
@@ -163,6 +164,8 @@ class TrainConfig:
                 raise ConfigError(f"train.{key} must be >= 0")
         _choice("train.precision", self.precision, ("auto", "fp32", "fp16", "bf16"))
         allowed = ("accuracy", "macro_f1", "micro_f1", "weighted_f1", "mcc", "roc_auc", "loss")
+        allowed += ("samples_f1", "hamming_loss")  # multi-label only
+        _choice("train.threshold", self.threshold, ("global", "per_label"))
         _choice("train.metric", self.metric, allowed)
 
 
@@ -250,7 +253,11 @@ class Config:
         if unknown:
             raise ConfigError(f"{unknown[0]}: unknown config section; sections are {', '.join(SECTIONS)}")
         parts = {name: _build_section(name, sec_cls, raw.get(name)) for name, sec_cls in SECTIONS.items()}
-        return cls(**parts)
+        config = cls(**parts)
+        from fenlei.data.multilabel import resolve_config
+
+        resolve_config(config, raw)  # data.multi_label picks the objective and metric
+        return config
 
     def to_dict(self) -> dict[str, Any]:
         """Nested plain data; model family parameters are written beside the model keys."""

@@ -49,6 +49,8 @@ def read_split(cfg, path: str, split: str, with_labels: bool = True) -> Examples
         label_column=cfg.label_column if with_labels else None,
         encoding=cfg.encoding,
         split=split,
+        multi_label=getattr(cfg, "multi_label", False),
+        label_separator=getattr(cfg, "label_separator", "|"),
     )
 
 
@@ -56,6 +58,10 @@ def load_splits(cfg) -> Splits:
     """Read and label the data a DataConfig names; a missing dev set is split off train."""
     from fenlei.data.split import stratified_split
 
+    if getattr(cfg, "multi_label", False):
+        from fenlei.data.multilabel import load_multilabel_splits
+
+        return load_multilabel_splits(cfg)
     paths = data_paths(cfg)
     notes: dict[str, int] = {}
     train = read_split(cfg, paths["train"], "train")
@@ -71,6 +77,9 @@ def load_splits(cfg) -> Splits:
         _count_skips(notes, "test", test)
     if not len(train):
         raise DataError(f"{paths['train']}: no usable training examples (all rows empty or skipped)")
+    from fenlei.data.multilabel import check_single_label
+
+    check_single_label(train, getattr(cfg, "label_separator", "|"))
     labels = LabelMap.fit(train.labels)
     train_ids, _ = labels.encode(train.labels, unseen="error", source=train.source)
     dev, dev_ids = _encode(labels, dev, cfg.unseen_labels, notes, "dev")

@@ -23,14 +23,17 @@ def read_examples(
     label_column: str | None = "label",
     encoding: str = "utf-8",
     split: str = "train",
+    multi_label: bool = False,
+    label_separator: str = "|",
 ) -> Examples:
     """Read ``path`` as ``format`` ("auto": see detect_format); ``label_column=None`` reads text only.
 
     A tsv/csv whose first row names neither column and that has two columns is headerless:
     the column with fewer distinct values (then: shorter values; then: the first) is the label.
+    ``multi_label``: each label is a list of names (a JSON list, or a cell split on ``label_separator``).
     """
     path = Path(path).expanduser()
-    opts = ReadOptions(text_column, label_column, encoding, split)
+    opts = ReadOptions(text_column, label_column, encoding, split, multi_label, label_separator)
     name = detect_format(path, opts) if format == "auto" else format
     return READERS.get(name)(path, opts)
 

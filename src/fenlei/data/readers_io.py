@@ -24,6 +24,8 @@ class ReadOptions:
     label_column: str | None = "label"
     encoding: str = "utf-8"
     split: str = "train"
+    multi_label: bool = False  # a label cell holds a list (JSON list, or names joined by label_separator)
+    label_separator: str = "|"
 
 
 Reader = Callable[[Path, ReadOptions], Examples]
@@ -81,21 +83,35 @@ def split_lines(text: str) -> list[str]:
 
 
 class RowCollector:
-    """Collects (line, text, label) rows into Examples; skips empty texts, rejects empty labels."""
+    """Collects (line, text, label) rows into Examples; skips empty texts, rejects empty labels.
 
-    def __init__(self, path: Path, labelled: bool) -> None:
+    With a ``separator`` (multi-label reading) each label becomes a list of names; a row whose
+    list is empty is counted as ``empty_label_list`` and skipped rather than fatal.
+    """
+
+    def __init__(self, path: Path, labelled: bool, separator: str | None = None) -> None:
         self.path = path
         self.texts: list[str] = []
-        self.labels: list[str] | None = [] if labelled else None
+        self.labels: list | None = [] if labelled else None
         self.empty_text = 0
+        self.separator = separator
+        self.empty_label_list = 0
 
-    def add(self, line: int, text: str, label: str | None = None) -> None:
+    def add(self, line: int, text: str, label: str | list | None = None) -> None:
         """Add one row; ``line`` is the 1-based line number for error messages."""
         text = text.strip()
         if not text:
             self.empty_text += 1  # counted, not fatal: real corpora have a few blank texts
             return
-        if self.labels is not None:
+        if self.labels is not None and self.separator is not None:
+            from fenlei.data.multilabel import split_labels
+
+            names = split_labels(label, self.separator)
+            if not names:
+                self.empty_label_list += 1
+                return
+            self.labels.append(names)
+        elif self.labels is not None:
             label = (label or "").strip()
             if not label:
                 raise fail(self.path, line, "empty label; give every row a label or delete the row")
@@ -110,4 +126,6 @@ class RowCollector:
     def result(self) -> Examples:
         """The Examples read so far, with skip counts."""
         skipped = {"empty_text": self.empty_text} if self.empty_text else {}
+        if self.empty_label_list:
+            skipped["empty_label_list"] = self.empty_label_list
         return Examples(self.texts, self.labels, str(self.path), skipped)

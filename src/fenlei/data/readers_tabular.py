@@ -60,14 +60,14 @@ def read_jsonl(path: Path, opts: ReadOptions) -> Examples:
                 raise fail(path, i, f"invalid JSON ({err.msg}); each line must be one JSON object") from None
     if not records:
         raise fail(path, None, "has no JSON records")
-    rows = RowCollector(path, opts.label_column is not None)
+    rows = RowCollector(path, opts.label_column is not None, _separator(opts))
     for line, obj in records:
         if not isinstance(obj, dict):
             raise fail(path, line, f"expected a JSON object, got {type(obj).__name__}")
         text_value = _field(path, line, obj, opts.text_column, "data.text_column")
         label = None
         if opts.label_column is not None:
-            label = _field(path, line, obj, opts.label_column, "data.label_column")
+            label = _label_field(path, line, obj, opts)
         rows.add(line, text_value, label)
     return rows.result()
 
@@ -80,6 +80,27 @@ def _json_array(path: Path, text: str) -> list[tuple[int, object]]:
     if not isinstance(data, list):
         raise fail(path, 1, "expected a JSON array of objects or one JSON object per line")
     return [(i, obj) for i, obj in enumerate(data, 1)]  # "line" here is the record number
+
+
+def _separator(opts: ReadOptions) -> str | None:
+    return opts.label_separator if opts.multi_label else None
+
+
+def _label_field(path: Path, line: int, obj: dict, opts: ReadOptions) -> str | list:
+    """The label value: a string, or (multi-label) a JSON list of names."""
+    value = obj.get(opts.label_column)
+    if not isinstance(value, list):
+        return _field(path, line, obj, opts.label_column, "data.label_column")
+    if not opts.multi_label:
+        raise fail(
+            path,
+            line,
+            f"{opts.label_column!r} is a list of labels but this run is single-label; "
+            "set data.multi_label: true for multi-label classification",
+        )
+    if not all(isinstance(v, (str, int, float)) and not isinstance(v, bool) for v in value):
+        raise fail(path, line, f"{opts.label_column!r} must be a list of label names (strings)")
+    return [str(v) for v in value]
 
 
 def _field(path: Path, line: int, obj: dict, key: str, setting: str) -> str:
@@ -125,7 +146,7 @@ def _table(path: Path, rows: list[Row], opts: ReadOptions, sep: str) -> Examples
             f"no column {names} in the header (columns found: {', '.join(header)}); "
             "set data.text_column / data.label_column",
         )
-    collected = RowCollector(path, label_i is not None)
+    collected = RowCollector(path, label_i is not None, _separator(opts))
     for line, cells in body:
         collected.add(line, cells[text_i], None if label_i is None else cells[label_i])
     return collected.result()

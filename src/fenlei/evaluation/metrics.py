@@ -8,7 +8,7 @@ from collections.abc import Sequence
 import numpy as np
 from sklearn import metrics as skm
 
-LOWER_IS_BETTER = frozenset({"loss"})
+LOWER_IS_BETTER = frozenset({"loss", "hamming_loss"})
 
 
 def is_better(metric: str, new: float, old: float, min_delta: float = 0.0) -> bool:

@@ -14,6 +14,7 @@ from fenlei.data.batching import Batches
 from fenlei.data.encoder import load_encoder
 from fenlei.data.labels import LabelMap
 from fenlei.errors import FenleiError, RunDirError
+from fenlei.evaluation.multilabel import THRESHOLDS_FILE, load_thresholds, probabilities
 from fenlei.models import create_model, eval_batch_size
 from fenlei.training import state_io
 
@@ -40,6 +41,11 @@ class Predictor:
         except (ValueError, KeyError) as err:
             raise RunDirError(f"{run_dir / 'labels.json'}: corrupt ({err})") from None
         self.encoder = load_encoder(run_dir)
+        self.multi_label = self.config.data.multi_label
+        # multi-label: per-label decision thresholds tuned on dev (thresholds.json), else None
+        self.thresholds = (
+            load_thresholds(run_dir / THRESHOLDS_FILE, self.labels.names) if self.multi_label else None
+        )
         self.batch_size = batch_size or eval_batch_size(self.config.train, self.config.model.name)
         self.device = torch.device(device)
         m = self.config.model
@@ -71,7 +77,10 @@ class Predictor:
         return self.labels.names
 
     def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
-        """Probabilities [N, C], rows in input order (batches are length-sorted inside)."""
+        """Probabilities [N, C], rows in input order (batches are length-sorted inside).
+
+        Single-label rows sum to 1 (softmax); multi-label entries are independent sigmoids.
+        """
         texts = [str(t) for t in texts]
         probs = np.zeros((len(texts), len(self.labels)), dtype=np.float32)
         if not texts:
@@ -81,11 +90,15 @@ class Predictor:
             for batch in batches:
                 idx = batch.pop("index").numpy()
                 batch = {k: (v if k == "lengths" else v.to(self.device)) for k, v in batch.items()}
-                probs[idx] = torch.softmax(self.model(batch).float(), -1).cpu().numpy()
+                probs[idx] = probabilities(self.model(batch), self.multi_label).cpu().numpy()
         return probs
 
     def predict(self, texts: Sequence[str], top_k: int = 1) -> list[dict]:
-        """For each text: the top label, its probability and the ``top_k`` labels with theirs."""
+        """For each text: the top label, its probability and the ``top_k`` labels with theirs.
+
+        A multi-label run gives ``labels`` instead of ``label``/``probability``: every label whose
+        probability reaches its threshold, most probable first, each with its probability.
+        """
         if top_k < 1:
             raise FenleiError("top_k must be at least 1")
         probs = self.predict_proba(texts)
@@ -93,6 +106,16 @@ class Predictor:
         out = []
         for text, row in zip(texts, probs, strict=True):
             order = np.argsort(-row)[: min(top_k, len(names))]
+            if self.multi_label:
+                chosen = [i for i in np.argsort(-row) if row[i] >= self.thresholds[i]]
+                out.append(
+                    {
+                        "text": text,
+                        "labels": [{"label": names[i], "probability": float(row[i])} for i in chosen],
+                        "top": [{"label": names[i], "probability": float(row[i])} for i in order],
+                    }
+                )
+                continue
             out.append(
                 {
                     "text": text,

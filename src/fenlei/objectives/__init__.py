@@ -29,7 +29,7 @@ def build_objective(cfg, train_label_ids: Sequence[int], num_classes: int, **con
 
     ``context`` carries other config sections an objective may need (``uda=`` the UDAConfig).
     """
-    from fenlei.objectives import rdrop, supervised, uda  # noqa: F401  (register the built-ins)
+    from fenlei.objectives import bce, rdrop, supervised, uda  # noqa: F401  (register the built-ins)
 
     factory = OBJECTIVES.get(cfg.name)
     return factory(cfg, train_label_ids, num_classes, **context)

@@ -24,8 +24,16 @@ from fenlei.data.batching import Batches
 from fenlei.data.encoder import VocabEncoder
 from fenlei.data.hf_encoder import HFEncoder
 from fenlei.data.loading import Splits, load_splits
+from fenlei.data.multilabel import resolve_config as resolve_multi_label
 from fenlei.data.semi import UDABatches
 from fenlei.errors import ConfigError, FenleiError
+from fenlei.evaluation.multilabel import (
+    THRESHOLDS_FILE,
+    decide,
+    multilabel_metrics,
+    save_thresholds,
+    tune_thresholds,
+)
 from fenlei.models import create_model, eval_batch_size
 from fenlei.objectives import build_objective
 from fenlei.training import callbacks as cb
@@ -97,6 +105,7 @@ def train(
     if cfg.train.threads:
         torch.set_num_threads(cfg.train.threads)
     seed_everything(cfg.train.seed)
+    resolve_multi_label(cfg)  # a Config built in Python: multi-label means bce
     splits = load_splits(cfg.data)
     _check_model_accepts(cfg)
     run_dir = Path(run_dir) if run_dir else default_run_dir(cfg)
@@ -118,7 +127,8 @@ def train(
         init=cfg.model.init,
     )
     objective = build_objective(cfg.objective, data.ids, len(splits.labels), uda=cfg.uda)
-    eval_objective = build_objective(type(cfg.objective)(), splits.train_ids, len(splits.labels))
+    plain = "bce" if cfg.data.multi_label else "cross_entropy"
+    eval_objective = build_objective(type(cfg.objective)(name=plain), splits.train_ids, len(splits.labels))
 
     train_b = Batches(
         encoder.encode(tokens=train_tokens),
@@ -168,6 +178,7 @@ def train(
             callbacks=callbacks,
             checkpoint_dir=run_dir / "checkpoints",
             eval_objective=eval_objective,
+            multi_label=cfg.data.multi_label,
         )
         t_train = time.perf_counter()
         state = trainer.fit(resume=resume)
@@ -212,7 +223,14 @@ def train(
 
 
 def _final_metrics(cfg: Config, trainer: Trainer, splits: Splits, encoder, dev_b, run_dir: Path) -> dict:
-    dev_metrics, _ = trainer.evaluate(dev_b)
+    dev_metrics, dev_probs = trainer.evaluate(dev_b)
+    thresholds = None
+    if cfg.data.multi_label:
+        # Decision thresholds are tuned on dev once the best weights are back, then used for the
+        # reported dev/test metrics and saved for evaluate/predict.
+        thresholds = tune_thresholds(dev_b.labels, dev_probs, cfg.train.threshold)
+        save_thresholds(run_dir / THRESHOLDS_FILE, splits.labels.names, thresholds, cfg.train.threshold)
+        dev_metrics = _rescore(dev_metrics, dev_b.labels, dev_probs, splits, thresholds)
     metrics = {"dev": dev_metrics, "metric": cfg.train.metric}
     if splits.test is None:
         return metrics
@@ -225,14 +243,34 @@ def _final_metrics(cfg: Config, trainer: Trainer, splits: Splits, encoder, dev_b
     t0 = time.perf_counter()
     test_metrics, probs = trainer.evaluate(test_b)
     seconds = time.perf_counter() - t0
+    if thresholds is not None:
+        test_metrics = _rescore(test_metrics, test_b.labels, probs, splits, thresholds)
     test_metrics["texts_per_second"] = len(splits.test) / max(seconds, 1e-9)
     metrics["test"] = test_metrics
-    _write_predictions(run_dir / "predictions.tsv", splits, probs)
+    _write_predictions(run_dir / "predictions.tsv", splits, probs, thresholds, cfg.data.label_separator)
     return metrics
 
 
-def _write_predictions(path: Path, splits: Splits, probs: np.ndarray) -> None:
+def _rescore(metrics: dict, y_true, probs: np.ndarray, splits: Splits, thresholds: np.ndarray) -> dict:
+    """Multi-label metrics at the tuned thresholds; the loss does not depend on them and stays."""
+    return {**multilabel_metrics(y_true, probs, splits.labels.names, thresholds), "loss": metrics["loss"]}
+
+
+def _write_predictions(
+    path: Path, splits: Splits, probs: np.ndarray, thresholds: np.ndarray | None = None, separator: str = "|"
+) -> None:
     names = splits.labels.names
+    if thresholds is not None:  # multi-label: gold and predicted label sets in labels.json order
+        lines = ["text\tlabels\tpredicted\t" + "\t".join(f"p_{n}" for n in names)]
+        decided = decide(probs, thresholds)
+        for text, gold, hot, row in zip(splits.test.texts, splits.test_ids, decided, probs, strict=True):
+            clean = text.replace("\t", " ").replace("\n", " ")
+            gold_txt = separator.join(names[i] for i in np.flatnonzero(gold))
+            predicted = separator.join(names[i] for i in np.flatnonzero(hot))
+            probs_txt = "\t".join(f"{x:.6f}" for x in row)
+            lines.append(f"{clean}\t{gold_txt}\t{predicted}\t{probs_txt}")
+        state_io.atomic_write_text(path, "\n".join(lines) + "\n")
+        return
     pred = probs.argmax(1)
     lines = ["text\tlabel\tprediction\tconfidence\t" + "\t".join(f"p_{n}" for n in names)]
     for text, gold, p, row in zip(splits.test.texts, splits.test_ids, pred, probs, strict=True):

@@ -18,7 +18,8 @@ import numpy as np
 import torch
 
 from fenlei.errors import ConfigError
-from fenlei.evaluation.metrics import classification_metrics, is_better
+from fenlei.evaluation.metrics import is_better
+from fenlei.evaluation.multilabel import probabilities, score
 from fenlei.training import state_io
 from fenlei.training.callbacks import Callback
 from fenlei.training.optim import build_optimizer, build_scheduler
@@ -99,6 +100,7 @@ class Trainer:
         callbacks: Sequence[Callback] = (),
         checkpoint_dir: Path | None = None,
         eval_objective: Callable[[torch.nn.Module, dict], dict] | None = None,
+        multi_label: bool = False,
     ) -> None:
         self.cfg = train_cfg
         self.device = resolve_device(train_cfg.device)
@@ -106,6 +108,7 @@ class Trainer:
         self.objective = objective
         # Dev loss is plain CE even when training adds noise/consistency terms.
         self.eval_objective = eval_objective or objective
+        self.multi_label = multi_label  # sigmoid per label + multi-label metrics (evaluation/multilabel.py)
         self.train_batches = train_batches
         self.dev_batches = dev_batches
         self.label_names = list(label_names)
@@ -235,11 +238,11 @@ class Trainer:
                     logits = out["logits"]
                 else:
                     logits = self.model(batch)
-                probs[raw["index"].numpy()] = torch.softmax(logits.float(), -1).cpu().numpy()
+                probs[raw["index"].numpy()] = probabilities(logits, self.multi_label).cpu().numpy()
         self.model.train(was_training)
         if not with_metrics or batches.labels is None:
             return {}, probs
-        metrics = classification_metrics(batches.labels, probs, self.label_names)
+        metrics = score(batches.labels, probs, self.label_names, self.multi_label)
         metrics["loss"] = loss_sum / max(count, 1)
         return metrics, probs
 
