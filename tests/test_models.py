@@ -79,6 +79,12 @@ def test_extra_padding_does_not_change_logits(name):
         ("fasttext", {"ngrams": 1}),
         ("fasttext", {"ngrams": 3, "buckets": 500, "hidden": 8}),
         ("textcnn", {"filter_sizes": [1, 5], "num_filters": 4}),
+        ("textcnn", {"filter_sizes": [2, 3], "num_filters": 4, "ngrams": 2, "ngram_buckets": 64}),
+        (
+            "textcnn",
+            {"num_filters": 4, "ngrams": 3, "ngram_buckets": 64, "ngram_dim": 6, "pooling": "max_mean"},
+        ),
+        ("textcnn", {"num_filters": 4, "max_norm": 0.5, "word_dropout": 0.3}),
         ("textrnn", {"cell": "gru", "hidden_size": 8, "num_layers": 2, "pooling": "max"}),
         ("textrnn", {"hidden_size": 8, "bidirectional": False, "pooling": "mean"}),
         ("textrnn", {"hidden_size": 8, "bidirectional": False, "num_layers": 2}),
@@ -168,6 +174,10 @@ def test_unknown_param_names_the_key(name):
         ("textcnn", {"filter_sizes": []}, "model.filter_sizes"),
         ("textcnn", {"filter_sizes": [3, 0]}, "model.filter_sizes"),
         ("textcnn", {"dropout": 1.5}, "model.dropout"),
+        ("textcnn", {"ngrams": 4}, "model.ngrams"),
+        ("textcnn", {"pooling": "sum"}, "model.pooling"),
+        ("textcnn", {"word_dropout": 1.0}, "model.word_dropout"),
+        ("textcnn", {"max_norm": -1}, "model.max_norm"),
         ("textrnn", {"cell": "transformer"}, "model.cell"),
         ("textrnn", {"pooling": "sum"}, "model.pooling"),
         ("textrnn", {"hidden_size": "big"}, "model.hidden_size"),
@@ -205,3 +215,37 @@ def test_textcnn_static_copy_stays_fixed_while_the_other_channel_learns():
     used = batch["input_ids"][0, :5]
     assert not torch.allclose(model.embedding.weight[used], torch.as_tensor(vectors)[used])
     torch.testing.assert_close(model.static.weight[1:], torch.as_tensor(vectors)[1:])
+
+
+def test_textcnn_ngram_ids_point_past_the_text_at_the_padding_row():
+    model = make("textcnn", params=tiny("textcnn") | {"ngrams": 3, "ngram_buckets": 50})
+    batch = make_batch([4, 1, 2], extra_pad=2)
+    ids = model.ngram_ids(batch["input_ids"], batch["lengths"])  # [B, 2, T]
+    assert ids.shape == (3, 2, batch["input_ids"].shape[1])
+    assert (ids != 50).sum(dim=(1, 2)).tolist() == [3 + 2, 0, 1]
+    assert model.ngram_embedding.weight[50].abs().sum() == 0  # the padding row adds nothing
+
+
+def test_textcnn_word_dropout_only_while_training():
+    model = make("textcnn", params=tiny("textcnn") | {"word_dropout": 0.5, "dropout": 0.0})
+    batch = make_batch([9, 7])
+    model.eval()
+    with torch.no_grad():
+        torch.testing.assert_close(model(batch), model(batch))
+        model.train()
+        torch.manual_seed(0)
+        first = model(batch)
+        assert not torch.allclose(first, model(batch))
+
+
+def test_textcnn_max_norm_caps_output_rows():
+    model = make("textcnn", params=tiny("textcnn") | {"max_norm": 0.1, "dropout": 0.0}).eval()
+    seen = {}
+    model.dropout.register_forward_hook(lambda mod, inp, out: seen.update(features=out))
+    with torch.no_grad():
+        model.fc.weight.mul_(100.0)  # rows far above the cap
+        logits = model(make_batch([4, 6]))
+        w = model.fc.weight
+        capped = w * (0.1 / w.norm(dim=1, keepdim=True))
+        expected = torch.nn.functional.linear(seen["features"], capped, model.fc.bias)
+    torch.testing.assert_close(logits, expected)
