@@ -8,9 +8,11 @@ import torch
 
 from fenlei.config import load_config
 from fenlei.data.batching import Batches
+from fenlei.errors import ConfigError
 from fenlei.models import create_model
 from fenlei.objectives import build_objective
 from fenlei.training.callbacks import Callback, EarlyStopping
+from fenlei.training.ema import WeightEMA
 from fenlei.training.trainer import Trainer
 
 
@@ -68,9 +70,10 @@ class _Crash(Callback):
             raise KeyboardInterrupt
 
 
-@pytest.mark.parametrize("accumulate", [1, 2])
-def test_resume_matches_uninterrupted(tmp_path, accumulate):
+@pytest.mark.parametrize(("accumulate", "extra"), [(1, []), (2, []), (1, ["train.ema=0.9"])])
+def test_resume_matches_uninterrupted(tmp_path, accumulate, extra):
     over = [
+        *extra,
         "train.epochs=3",
         "train.lr=0.01",
         "train.eval_every=3",
@@ -93,13 +96,36 @@ def test_resume_matches_uninterrupted(tmp_path, accumulate):
         full.model.state_dict().items(), resumed.model.state_dict().values(), strict=True
     ):
         assert torch.equal(p, q), name
+    if full.ema is not None:
+        for name, p in full.ema.shadow.items():
+            assert torch.equal(p, resumed.ema.shadow[name]), name
 
 
-def test_best_checkpoint_is_restored(tmp_path):
-    trainer = _setup(["train.epochs=4", "train.lr=0.05"], tmp_path)
+@pytest.mark.parametrize("extra", [[], ["train.ema=0.9"]])
+def test_best_checkpoint_is_restored(tmp_path, extra):
+    trainer = _setup(["train.epochs=4", "train.lr=0.05", *extra], tmp_path)
     trainer.fit()
     best = trainer.state.best_metric
     assert (tmp_path / "best.safetensors").is_file()
     assert trainer.load_best()
     metrics, _ = trainer.evaluate(trainer.dev_batches)
     assert metrics["accuracy"] == pytest.approx(best)
+
+
+def test_weight_ema_averages_and_restores_live_weights():
+    model = torch.nn.Linear(2, 1, bias=False)
+    with torch.no_grad():
+        model.weight.fill_(0.0)
+    ema = WeightEMA(model, decay=0.5)
+    with torch.no_grad():
+        model.weight.fill_(1.0)
+    ema.update(model)  # warm-up decay min(0.5, 2/11) = 2/11: shadow = 9/11
+    assert torch.allclose(ema.shadow["weight"], torch.full((1, 2), 9 / 11))
+    with ema.applied(model):
+        assert torch.allclose(model.weight, torch.full((1, 2), 9 / 11))
+    assert torch.equal(model.weight, torch.ones(1, 2))
+
+
+def test_ema_out_of_range_is_a_config_error():
+    with pytest.raises(ConfigError, match="train.ema"):
+        load_config(None, ["train.ema=1.0"])

@@ -153,6 +153,7 @@ class TrainConfig:
     progress: bool = True  # show a progress bar
     tensorboard: bool = True  # write TensorBoard event files under tb/
     threshold: str = "global"  # multi-label: decision threshold tuned on dev, global | per_label
+    ema: float = 0.0  # decay of a moving average of the weights that is evaluated and saved; 0 = off
 
     def __post_init__(self) -> None:
         for key in ("epochs", "batch_size", "accumulate"):
@@ -166,6 +167,8 @@ class TrainConfig:
         allowed = ("accuracy", "macro_f1", "micro_f1", "weighted_f1", "mcc", "roc_auc", "loss")
         allowed += ("samples_f1", "hamming_loss")  # multi-label only
         _choice("train.threshold", self.threshold, ("global", "per_label"))
+        if not 0.0 <= self.ema < 1.0:
+            raise ConfigError(f"train.ema must be in [0, 1) (e.g. 0.99), got {self.ema}")
         _choice("train.metric", self.metric, allowed)
 
 

@@ -6,6 +6,7 @@ the position inside the epoch and the callbacks' state, all as safetensors + JSO
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import math
@@ -22,6 +23,7 @@ from fenlei.evaluation.metrics import is_better
 from fenlei.evaluation.multilabel import probabilities, score
 from fenlei.training import state_io
 from fenlei.training.callbacks import Callback
+from fenlei.training.ema import WeightEMA
 from fenlei.training.optim import build_optimizer, build_scheduler
 
 
@@ -121,6 +123,7 @@ class Trainer:
         self.scaler = torch.amp.GradScaler(self.device.type, enabled=self.amp_dtype == torch.float16)
         self.optimizer = build_optimizer(self.model, optim_cfg, train_cfg.lr)
         self.scheduler = build_scheduler(self.optimizer, optim_cfg, self.total_steps)
+        self.ema = WeightEMA(self.model, train_cfg.ema) if getattr(train_cfg, "ema", 0.0) else None
         self.state = TrainState()
         self.last_metrics: dict = {}
         self._stop = False
@@ -189,6 +192,8 @@ class Trainer:
         self.scheduler.step()
         self.optimizer.zero_grad(set_to_none=True)
         self.state.step += 1
+        if self.ema is not None:
+            self.ema.update(self.model)
 
     def current_lr(self) -> float:
         """The scheduled rate of the base learning rate (groups with multipliers scale from it)."""
@@ -199,6 +204,15 @@ class Trainer:
         return torch.autocast(self.device.type, dtype=self.amp_dtype, enabled=self.amp_dtype is not None)
 
     def _evaluate_and_save(self) -> None:
+        with self._averaged():
+            self._evaluate_and_save_best()
+        self.save_checkpoint()
+
+    def _averaged(self):
+        """The averaged weights in the model (train.ema), else nothing changes."""
+        return self.ema.applied(self.model) if self.ema is not None else contextlib.nullcontext()
+
+    def _evaluate_and_save_best(self) -> None:
         metrics, _ = self.evaluate(self.dev_batches)
         self.last_metrics = metrics
         value = metrics.get(self.cfg.metric)
@@ -214,7 +228,6 @@ class Trainer:
             if result == "stop":
                 self._stop = True
                 self.state.stopped_early = True
-        self.save_checkpoint()
 
     # ------------------------------------------------------------------ evaluation
     def predict_proba(self, batches) -> np.ndarray:
@@ -273,6 +286,8 @@ class Trainer:
         optim_meta = state_io.split_state(self.optimizer.state_dict(), "optim", tensors)
         rng_meta, rng_tensors = state_io.rng_state()
         tensors.update(rng_tensors)
+        if self.ema is not None:
+            tensors.update(self.ema.tensors())
         meta = {
             "state": dataclasses.asdict(self.state),
             "optimizer": optim_meta,
@@ -281,6 +296,7 @@ class Trainer:
             "rng": rng_meta,
             "last_metrics": self.last_metrics,
             "callbacks": {type(cb).__name__: cb.state_dict() for cb in self.callbacks},
+            "ema_updates": None if self.ema is None else self.ema.updates,
         }
         state_io.save_tensors(tmp / "model.safetensors", state_io.model_tensors(self.model))
         state_io.save_tensors(tmp / "state.safetensors", tensors)
@@ -302,6 +318,8 @@ class Trainer:
         self.state = TrainState(**meta["state"])
         self.last_metrics = meta.get("last_metrics", {})
         state_io.set_rng_state(meta["rng"], tensors)
+        if self.ema is not None and meta.get("ema_updates") is not None:
+            self.ema.load(tensors, meta["ema_updates"])
         for cb in self.callbacks:
             cb.load_state_dict(meta.get("callbacks", {}).get(type(cb).__name__, {}))
         return True
