@@ -117,9 +117,20 @@ def main() -> None:
     }
     results = ROOT / "benchmarks" / "results"
     results.mkdir(parents=True, exist_ok=True)
-    (results / "classic.json").write_text(json.dumps({"meta": meta, "rows": rows}, indent=2) + "\n")
+    path = results / "classic.json"
+    # A partial rerun (--recipes ...) replaces only its recipes' rows; the others keep theirs.
+    kept = []
+    if path.is_file():
+        ran = set(args.recipes)
+        old = json.loads(path.read_text())
+        kept = [r for r in old["rows"] if r["recipe"] not in ran]
+        for r in kept:
+            r.setdefault("commit", old["meta"].get("commit", "?"))
+    for r in rows:
+        r["commit"] = meta["commit"]
+    path.write_text(json.dumps({"meta": meta, "rows": kept + rows}, indent=2) + "\n")
     print(f"machine: {meta['machine']}; date {meta['date']}; commit {meta['commit']}\n")
-    print(table(rows))
+    print(table(kept + rows))
 
 
 if __name__ == "__main__":
