@@ -204,6 +204,9 @@ class UDAConfig:
     ops: list[str] = field(default_factory=lambda: ["tfidf"])  # how the unlabelled views are made
     rate: float = 0.3  # share of tokens the ops change
     views: int = 2  # augmented views made per unlabelled text; epoch e uses view e mod views
+    # Distribution alignment (ReMixMatch): rescale p(x) so its batch mean matches the labelled
+    # class prior before sharpening; stops the targets collapsing onto one class.
+    align: bool = False
 
     def __post_init__(self) -> None:
         from fenlei.data.augment import check_ops

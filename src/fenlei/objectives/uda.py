@@ -36,13 +36,18 @@ def tsa_threshold(schedule: str, progress: float, num_classes: int) -> float:
 class UDA:
     """sup (TSA-masked CE) + coeff x KL(sharpened p(x) || p(x_aug)) on confident unlabelled texts."""
 
-    def __init__(self, ce: CrossEntropy, num_classes: int, uda_cfg) -> None:
+    def __init__(
+        self, ce: CrossEntropy, num_classes: int, uda_cfg, prior: torch.Tensor | None = None
+    ) -> None:
         self.ce = ce
         self.num_classes = num_classes
         self.coeff = uda_cfg.coeff
         self.temperature = uda_cfg.temperature
         self.confidence = uda_cfg.confidence
         self.tsa = uda_cfg.tsa
+        self.align = getattr(uda_cfg, "align", False)
+        # Labelled class frequencies: what the aligned targets' batch mean is pulled towards.
+        self.prior = prior if prior is not None else torch.full((num_classes,), 1.0 / num_classes)
 
     def __call__(self, model: torch.nn.Module, batch: dict) -> dict[str, torch.Tensor]:
         sup = {k: v for k, v in batch.items() if k not in _SUP_KEYS_DROPPED}
@@ -69,9 +74,13 @@ class UDA:
             out["loss"] = sup_loss
             return out
         with torch.no_grad():
-            ori = model(batch["unsup"]).float()
-            p_sharp = torch.softmax(ori / self.temperature, -1)
-            keep = (torch.softmax(ori, -1).amax(-1) > self.confidence).float()
+            p_ori = torch.softmax(model(batch["unsup"]).float(), -1)
+            if self.align:
+                p_ori = p_ori * (self.prior.to(p_ori.device) / p_ori.mean(0).clamp(min=1e-6))
+                p_ori = p_ori / p_ori.sum(-1, keepdim=True)
+            # softmax(logits / T) == p^(1/T) renormalised, so sharpening works on aligned p too.
+            p_sharp = torch.softmax(torch.log(p_ori.clamp(min=1e-12)) / self.temperature, -1)
+            keep = (p_ori.amax(-1) > self.confidence).float()
         log_aug = F.log_softmax(model(batch["unsup_aug"]).float(), -1)
         kl = (p_sharp * (torch.log(p_sharp.clamp(min=1e-12)) - log_aug)).sum(-1)
         unsup = (kl * keep).mean()  # masked rows count as zero, as in the UDA code
@@ -83,4 +92,7 @@ class UDA:
 def _uda(cfg, train_label_ids: Sequence[int], num_classes: int, *, uda=None, **_) -> UDA:
     from fenlei.config import UDAConfig
 
-    return UDA(supervised_loss(cfg, train_label_ids, num_classes), num_classes, uda or UDAConfig())
+    counts = torch.bincount(torch.as_tensor(list(train_label_ids), dtype=torch.long), minlength=num_classes)
+    prior = (counts.float() + 1.0) / (counts.sum() + num_classes)  # add-one: no class gets zero mass
+    ce = supervised_loss(cfg, train_label_ids, num_classes)
+    return UDA(ce, num_classes, uda or UDAConfig(), prior=prior)
