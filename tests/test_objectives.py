@@ -130,6 +130,33 @@ def test_uda_loss_parts_masking_and_sharpening():
     assert float(out["unsup"]) == 0.0 and float(out["unsup_kept"]) == 0.0
 
 
+class Constant(torch.nn.Module):
+    """The same logits for every row: a model that has collapsed onto class 0."""
+
+    def forward(self, batch):
+        return torch.tensor([3.0, 0.0, 0.0]).expand(batch["x"].shape[0], 3)
+
+
+def test_uda_align_pulls_collapsed_targets_to_the_labelled_prior():
+    labels = [0, 1, 1, 2, 2, 2]  # prior with add-one smoothing: (2, 3, 4) / 9
+    prior = torch.tensor([2.0, 3.0, 4.0]) / 9
+    batch = {"x": torch.zeros(6, 6), "labels": torch.tensor(labels)}
+    unsup = {"x": torch.zeros(5, 6)}
+    cfg = UDAConfig(tsa="none", confidence=0.0, temperature=1.0, align=True)
+    obj = build_objective(ObjectiveConfig(name="uda"), labels, 3, uda=cfg)
+    out = obj(Constant(), {**batch, "unsup": unsup, "unsup_aug": unsup})
+    # Aligned targets of identical rows are the prior itself: KL(prior || p_aug) per row.
+    p_aug = torch.softmax(torch.tensor([3.0, 0.0, 0.0]), -1)
+    expected = float((prior * (prior.log() - p_aug.log())).sum())
+    assert float(out["unsup"]) == pytest.approx(expected, rel=1e-5)
+    plain = build_objective(
+        ObjectiveConfig(name="uda"), labels, 3, uda=UDAConfig(tsa="none", confidence=0.0, temperature=1.0)
+    )
+    assert float(plain(Constant(), {**batch, "unsup": unsup, "unsup_aug": unsup})["unsup"]) == pytest.approx(
+        0.0, abs=1e-6
+    )
+
+
 @pytest.mark.parametrize(
     "override",
     [
