@@ -10,12 +10,14 @@ from torch import nn
 
 from fenlei.errors import ModelError
 from fenlei.models import register_model
-from fenlei.models.base import ModelParams, TextModel, check_dropout, check_int, length_mask
-
-# One multiplier per position in the n-gram, so "a b" and "b a" land in different buckets,
-# and one per order, so a bigram and a trigram of the same ids do not share a bucket.
-_POSITION_PRIMES = (116_049_371, 1_000_003, 19_260_817)
-_ORDER_PRIME = 2_147_483_647
+from fenlei.models.base import (
+    ModelParams,
+    TextModel,
+    check_dropout,
+    check_int,
+    hashed_ngrams,
+    length_mask,
+)
 
 TINY = {"ngrams": 2, "buckets": 1000, "ngram_dim": 8, "hidden": 0, "dropout": 0.1}
 
@@ -90,15 +92,7 @@ class FastText(TextModel):
         if input_ids.shape[1] < n_max:  # so each order has at least one (padding) slot
             input_ids = F.pad(input_ids, (0, n_max - input_ids.shape[1]), value=self.pad_id)
         t = input_ids.shape[1]
-        positions = torch.arange(t, device=input_ids.device).unsqueeze(0)
-        grams = []
-        for n in range(2, n_max + 1):
-            width = t - n + 1
-            h = torch.full_like(input_ids[:, :width], n * _ORDER_PRIME)
-            for k in range(n):
-                h = h + input_ids[:, k : k + width] * _POSITION_PRIMES[k]
-            valid = positions[:, :width] + n <= lengths.unsqueeze(1)
-            grams.append(torch.where(valid, h % buckets, torch.full_like(h, buckets)))
+        grams = [hashed_ngrams(input_ids, lengths, n, t - n + 1, buckets) for n in range(2, n_max + 1)]
         return torch.cat(grams, dim=1)
 
     def forward(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:

@@ -16,15 +16,12 @@ from fenlei.models.base import (
     check_choice,
     check_dropout,
     check_int,
+    hashed_ngrams,
     length_mask,
 )
 
 TINY = {"filter_sizes": (2, 3), "num_filters": 8, "dropout": 0.1}
 POOLINGS = ("max", "max_mean")
-
-# Same hashing as fasttext: one multiplier per position in the n-gram and one per order.
-_POSITION_PRIMES = (116_049_371, 1_000_003, 19_260_817)
-_ORDER_PRIME = 2_147_483_647
 
 
 @dataclass
@@ -113,14 +110,7 @@ class TextCNN(TextModel):
         those running past a text's end are the padding row."""
         buckets, t = self.params.ngram_buckets, input_ids.shape[1]
         padded = F.pad(input_ids, (0, self.params.ngrams - 1), value=self.pad_id)
-        positions = torch.arange(t, device=input_ids.device).unsqueeze(0)
-        grams = []
-        for n in range(2, self.params.ngrams + 1):
-            h = torch.full_like(input_ids, n * _ORDER_PRIME)
-            for k in range(n):
-                h = h + padded[:, k : k + t] * _POSITION_PRIMES[k]
-            valid = positions + n <= lengths.unsqueeze(1)
-            grams.append(torch.where(valid, h % buckets, torch.full_like(h, buckets)))
+        grams = [hashed_ngrams(padded, lengths, n, t, buckets) for n in range(2, self.params.ngrams + 1)]
         return torch.stack(grams, dim=1)
 
     def forward(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
