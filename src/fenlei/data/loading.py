@@ -82,18 +82,23 @@ def load_splits(cfg) -> Splits:
     check_single_label(train, getattr(cfg, "label_separator", "|"))
     labels = LabelMap.fit(train.labels)
     train_ids, _ = labels.encode(train.labels, unseen="error", source=train.source)
-    dev, dev_ids = _encode(labels, dev, cfg.unseen_labels, notes, "dev")
+    dev, dev_ids = encode_split(labels, dev, cfg.unseen_labels, notes, "dev")
     test_ids = None
     if test is not None:
-        test, test_ids = _encode(labels, test, cfg.unseen_labels, notes, "test")
+        test, test_ids = encode_split(labels, test, cfg.unseen_labels, notes, "test")
     return Splits(train, dev, test, labels, train_ids, dev_ids, test_ids, notes)
 
 
-def _encode(labels: LabelMap, ex: Examples, policy: str, notes: dict, split: str):
-    ids, kept = labels.encode(ex.labels, unseen=policy, source=ex.source)
+def encode_split(labels: LabelMap, ex: Examples, policy: str, notes: dict, split: str, encode=None):
+    """Label ids of a dev/test split under the unseen-label ``policy``, dropping (and counting) the
+    rows it skips; ``encode(labels, raw, unseen=, source=)`` defaults to single-label encoding."""
+    encode = encode or LabelMap.encode
+    ids, kept = encode(labels, ex.labels, unseen=policy, source=ex.source)
     if len(kept) != len(ex):
         notes[f"{split}_unseen_label"] = len(ex) - len(kept)
+        skipped = dict(ex.skipped)
         ex = ex.subset(kept)
+        ex.skipped = skipped
     if not len(ex):
         raise DataError(f"{ex.source or split}: no examples left after skipping unseen labels")
     return ex, ids

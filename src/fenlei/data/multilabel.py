@@ -147,7 +147,7 @@ def split_dev(examples: Examples, dev_ratio: float, seed: int) -> tuple[Examples
 
 def load_multilabel_splits(cfg):
     """``load_splits`` for ``data.multi_label``: label lists in, multi-hot ids out."""
-    from fenlei.data.loading import Splits, _count_skips, data_paths, read_split
+    from fenlei.data.loading import Splits, _count_skips, data_paths, encode_split, read_split
 
     sep = cfg.label_separator
     paths = data_paths(cfg)
@@ -168,23 +168,11 @@ def load_multilabel_splits(cfg):
         _count_skips(notes, "test", test)
     labels = fit_labels(train.labels)
     train_ids, _ = encode_multi(labels, train.labels, source=train.source)
-    dev, dev_ids = _encode_split(labels, dev, cfg.unseen_labels, notes, "dev")
+    dev, dev_ids = encode_split(labels, dev, cfg.unseen_labels, notes, "dev", encode_multi)
     test_ids = None
     if test is not None:
-        test, test_ids = _encode_split(labels, test, cfg.unseen_labels, notes, "test")
+        test, test_ids = encode_split(labels, test, cfg.unseen_labels, notes, "test", encode_multi)
     return Splits(train, dev, test, labels, train_ids, dev_ids, test_ids, notes)
-
-
-def _encode_split(labels: LabelMap, ex: Examples, policy: str, notes: dict, split: str):
-    ids, kept = encode_multi(labels, ex.labels, unseen=policy, source=ex.source)
-    if len(kept) != len(ex):
-        notes[f"{split}_unseen_label"] = len(ex) - len(kept)
-        skipped = dict(ex.skipped)
-        ex = ex.subset(kept)
-        ex.skipped = skipped
-    if not len(ex):
-        raise DataError(f"{ex.source or split}: no examples left after skipping unseen labels")
-    return ex, ids
 
 
 def resolve_config(cfg, raw: dict | None = None) -> None:
