@@ -68,6 +68,16 @@ def tiny_zh(tmp_path):
     return {"train": write_tsv(d / "train.tsv", rows(150)), "test": write_tsv(d / "test.tsv", rows(30))}
 
 
+@pytest.fixture(autouse=True)
+def _no_report_unless_asked(request, monkeypatch):
+    """Train's end-of-run report costs a second or two of plotting per run; only tests marked
+    ``report`` (and the report tests, which call it directly) pay for it."""
+    if request.node.get_closest_marker("report") is None:
+        import fenlei.evaluation.report as report
+
+        monkeypatch.setattr(report, "write_report", lambda run_dir, output=None: None)
+
+
 @pytest.fixture(scope="module")
 def one_thread():
     """Torch on one thread for a module of tiny-tensor tests: on a busy 2-core machine the

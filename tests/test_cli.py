@@ -95,12 +95,52 @@ def test_compare_table(cli, tiny_data, tmp_path):
         *cfgs,
         "-o",
         str(out_dir),
-        *_sets(f"data.train={tiny_data['train']}", f"data.test={tiny_data['test']}", *FAST),
+        *_sets(
+            f"data.train={tiny_data['train']}", f"data.test={tiny_data['test']}", *FAST, "train.report=false"
+        ),
     )
     assert code == 0, err
     assert "fasttext" in out and "textcnn" in out
-    rows = json.loads((out_dir / "compare.json").read_text())
-    assert [r["status"] for r in rows] == ["ok", "ok"]
+    data = json.loads((out_dir / "compare.json").read_text())
+    assert [r["status"] for r in data["runs"]] == ["ok", "ok"]
+    assert [m["name"] for m in data["models"]] == ["fasttext", "textcnn"]
+    assert (out_dir / "compare.html").is_file()
+
+
+@pytest.mark.report
+def test_compare_seeds_html_and_a_failing_run(cli, tiny_data, tmp_path):
+    good = tmp_path / "fasttext.yaml"
+    good.write_text("model:\n  name: fasttext\n")
+    # Valid config, but the vectors file is missing: fails at run time, after config checks.
+    bad = tmp_path / "broken.yaml"
+    bad.write_text("model:\n  name: textcnn\n  vectors: /no/such/vectors.txt\n")
+    out_dir = tmp_path / "cmp"
+    code, out, err = cli(
+        "compare",
+        str(good),
+        str(bad),
+        "--seeds",
+        "2",
+        "-o",
+        str(out_dir),
+        *_sets(f"data.train={tiny_data['train']}", f"data.test={tiny_data['test']}", *FAST),
+    )
+    assert code == 1, err  # a failed run makes the exit code non-zero, after the rest finished
+    data = json.loads((out_dir / "compare.json").read_text())
+    runs = {(r["name"], r["seed"]): r for r in data["runs"]}
+    assert set(runs) == {("fasttext", 1), ("fasttext", 2), ("broken", 1), ("broken", 2)}
+    assert runs["fasttext", 2]["run_dir"].endswith("fasttext/seed-2")
+    assert runs["broken", 1]["status"] == "failed" and "vectors.txt" in runs["broken", 1]["error"]
+    accs = [runs["fasttext", s]["metrics"]["test"]["accuracy"] for s in (1, 2)]
+    fast = next(m for m in data["models"] if m["name"] == "fasttext")
+    assert fast["ok"] == 2 and fast["accuracy"] == pytest.approx(sum(accs) / 2)
+    assert fast["accuracy_std"] == pytest.approx(abs(accs[0] - accs[1]) / 2**0.5)
+    html = (out_dir / "compare.html").read_text(encoding="utf-8")
+    for alt in ("Metric vs train time", "Metric per model", "Learning curves"):
+        assert f'alt="{alt}" src="data:image/png;base64,' in html
+    assert "Failed runs" in html and "vectors.txt" in html
+    assert 'href="fasttext/seed-1/report.html"' in html
+    assert (out_dir / "plots" / "metric_per_model.png").is_file()
 
 
 def test_models_and_data_list(cli):

@@ -1,4 +1,4 @@
-"""The ``fenlei`` command: train, evaluate, predict, compare, data, models.
+"""The ``fenlei`` command: train, evaluate, predict, compare, report, data, models.
 
 A FenleiError (anything the user can fix) prints as one line and exits with code 2.
 """
@@ -12,7 +12,7 @@ from pathlib import Path
 
 import typer
 
-from fenlei.errors import FenleiError
+from fenlei.errors import ERROR_FILE_ENV, FenleiError
 
 app = typer.Typer(
     add_completion=False,
@@ -100,52 +100,58 @@ def predict(
 def compare(
     configs: list[str] = typer.Argument(..., help="Configs to train on the same data."),
     output: Path = typer.Option(
-        Path("runs/compare"), "--output", "-o", help="Folder for the runs and compare.json."
+        Path("runs/compare"), "--output", "-o", help="Folder for the runs, compare.json and compare.html."
+    ),
+    seeds: int = typer.Option(
+        1, "--seeds", min=1, help="Train each config with seeds 1..N (1: its own seed)."
     ),
     set_: list[str] = SetOpt,
 ) -> None:
-    """Train several configs and print a comparison table."""
+    """Train several configs, print a comparison table, write compare.json and compare.html."""
     from rich.console import Console
     from rich.table import Table
 
     from fenlei.evaluation.compare import compare as run_compare
-    from fenlei.evaluation.compare import summary
+    from fenlei.evaluation.compare_report import plus_minus, write_compare_report
 
-    rows = run_compare(configs, output, set_ or [])
-    table = Table(title=f"fenlei compare -> {output}")
-    for col in (
-        "run",
-        "split",
-        "accuracy",
-        "macro F1",
-        "MCC",
-        "ROC-AUC",
-        "train s",
-        "texts/s",
-        "params",
-        "peak MB",
-    ):
-        table.add_column(col, justify="left" if col in ("run", "split") else "right")
-    for row in rows:
-        s = summary(row)
-        if row.status != "ok":
-            table.add_row(row.name, "[red]failed[/]", row.error[:80], *[""] * 7)
+    rows = run_compare(configs, output, set_ or [], seeds=seeds)
+    models = json.loads((output / "compare.json").read_text(encoding="utf-8"))["models"]
+    title = f"fenlei compare -> {output}" + (f" (mean ± std over {seeds} seeds)" if seeds > 1 else "")
+    table = Table(title=title)
+    columns = ("model", "split", "metric", "value", "accuracy", "macro F1", "train s", "texts/s")
+    for col in (*columns, "params", "peak MB"):
+        table.add_column(col, justify="left" if col in ("model", "split", "metric") else "right")
+    for m in models:
+        if not m["ok"]:
+            table.add_row(m["name"], "[red]failed[/]", m["metric"], m["errors"][0][:80], *[""] * 6)
             continue
         table.add_row(
-            row.name,
-            s["split"],
-            _fmt(s["accuracy"]),
-            _fmt(s["macro_f1"]),
-            _fmt(s["mcc"]),
-            _fmt(s["roc_auc"]),
-            _fmt(s["train_seconds"], ".1f"),
-            _fmt(s["texts_per_second"], ",.0f"),
-            _fmt(s["params"], ",d"),
-            _fmt(s["peak_rss_mb"], ",.0f"),
+            m["name"] + (f" [red]({m['runs'] - m['ok']} failed)[/]" if m["ok"] < m["runs"] else ""),
+            m["split"],
+            m["metric"],
+            plus_minus(m, m["metric"]),
+            plus_minus(m, "accuracy"),
+            plus_minus(m, "macro_f1"),
+            _fmt(m["train_seconds"], ".1f"),
+            _fmt(m["texts_per_second"], ",.0f"),
+            _fmt(m["params"], ",d"),
+            _fmt(m["peak_rss_mb"], ",.0f"),
         )
-    Console(width=140).print(table)
+    Console(width=150).print(table)
+    print(write_compare_report(output))
     if any(row.status != "ok" for row in rows):
         raise typer.Exit(1)
+
+
+@app.command()
+def report(
+    run_dir: Path = typer.Argument(..., help="A finished run directory."),
+    output: Path = typer.Option(None, "--output", "-o", help="HTML file (default RUN_DIR/report.html)."),
+) -> None:
+    """Write a self-contained HTML report (plots embedded, also saved under plots/)."""
+    from fenlei.evaluation.report import write_report
+
+    print(write_report(run_dir, output))
 
 
 def _fmt(value, spec: str = ".4f") -> str:
@@ -201,13 +207,25 @@ def data_show(name: str = typer.Argument(..., help="A data set from `fenlei data
     print(show(name))
 
 
+def _record_error(line: str) -> None:
+    import os
+
+    path = os.environ.get(ERROR_FILE_ENV)
+    if path:
+        Path(path).write_text(line + "\n", encoding="utf-8")
+
+
 def main() -> None:
     """Console entry point: user errors become one line and exit code 2."""
     try:
         app()
     except FenleiError as err:
         print(f"error: {err}", file=sys.stderr)
+        _record_error(f"error: {err}")
         sys.exit(2)
+    except Exception as err:  # a bug: keep the traceback, but let a parent compare name the cause
+        _record_error(f"{type(err).__name__}: {err}")
+        raise
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         sys.exit(130)

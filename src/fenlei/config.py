@@ -154,6 +154,7 @@ class TrainConfig:
     tensorboard: bool = True  # write TensorBoard event files under tb/
     threshold: str = "global"  # multi-label: decision threshold tuned on dev, global | per_label
     ema: float = 0.0  # decay of a moving average of the weights that is evaluated and saved; 0 = off
+    report: bool = True  # write report.html and plots/ into the run directory at the end
 
     def __post_init__(self) -> None:
         for key in ("epochs", "batch_size", "accumulate"):

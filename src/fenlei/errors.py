@@ -6,6 +6,10 @@ The CLI prints ``str(err)`` on one line and exits with code 2.
 
 from __future__ import annotations
 
+# `fenlei compare` sets this for each child run: the CLI writes the run's one-line error there,
+# so the comparison table can name the cause while the child's stderr goes to the terminal.
+ERROR_FILE_ENV = "FENLEI_ERROR_FILE"
+
 
 class FenleiError(Exception):
     """Base class for every error a user can cause (bad file, bad config, unknown name)."""

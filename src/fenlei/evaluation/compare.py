@@ -1,12 +1,13 @@
-"""Train several configs on the same data and tabulate them.
+"""Train several configs on the same data (over one or more seeds) and tabulate them.
 
-Each config trains in its own process, so peak memory is measured per model and one
-failing run is reported with its error line while the others still finish.
+Each run trains in its own process, so peak memory is measured per model and one failing
+run is reported with its error line while the others still finish.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import os
 import subprocess
 import sys
@@ -15,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from fenlei.config import load_config
+from fenlei.errors import ERROR_FILE_ENV
 from fenlei.training import state_io
 
 
@@ -28,6 +30,7 @@ class CompareRow:
     status: str  # ok | failed
     error: str = ""
     metrics: dict | None = None
+    seed: int | None = None  # None: the config's own train.seed
 
 
 def run_name(config_path: str, taken: set[str]) -> str:
@@ -41,44 +44,105 @@ def run_name(config_path: str, taken: set[str]) -> str:
 
 
 def compare(
-    configs: list[str], out_dir: str | Path, overrides: list[str], *, verbose: bool = True
+    configs: list[str], out_dir: str | Path, overrides: list[str], *, seeds: int = 1, verbose: bool = True
 ) -> list[CompareRow]:
-    """Train every config (with the shared overrides) into ``out_dir/<name>`` and collect results."""
+    """Train every config (with the shared overrides) into ``out_dir/<name>`` and collect results.
+
+    ``seeds`` > 1 trains each config with train.seed = 1..seeds into ``out_dir/<name>/seed-<k>``.
+    """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     for cfg in configs:
         load_config(cfg, overrides)  # fail fast on a bad config before spending time on others
+    seed_list: list[int | None] = [None] if seeds <= 1 else list(range(1, seeds + 1))
+    jobs = [(name, cfg, seed) for name, cfg in _named(configs) for seed in seed_list]
     rows: list[CompareRow] = []
-    taken: set[str] = set()
-    for cfg in configs:
-        name = run_name(cfg, taken)
-        run_dir = out_dir / name
+    for k, (name, cfg, seed) in enumerate(jobs, 1):
+        run_dir = out_dir / name if seed is None else out_dir / name / f"seed-{seed}"
         cmd = [sys.executable, "-m", "fenlei", "train", cfg, "-o", str(run_dir), "--overwrite"]
-        for item in overrides:
+        for item in [*overrides, *([f"train.seed={seed}"] if seed is not None else [])]:
             cmd += ["--set", item]
         if verbose:
-            print(f"[{len(rows) + 1}/{len(configs)}] {name}", file=sys.stderr, flush=True)
+            label = name if seed is None else f"{name} (seed {seed})"
+            print(f"[{k}/{len(jobs)}] {label}", file=sys.stderr, flush=True)
         t0 = time.perf_counter()
+        error_file = out_dir / f".error-{k}.txt"
+        error_file.unlink(missing_ok=True)
         proc = subprocess.run(
             cmd,
             stdout=subprocess.PIPE,
             stderr=None if verbose else subprocess.PIPE,
             text=True,
-            env=os.environ.copy(),
+            env={**os.environ, ERROR_FILE_ENV: str(error_file)},
         )
         metrics_path = run_dir / "metrics.json"
         if proc.returncode == 0 and metrics_path.is_file():
             metrics = json.loads(metrics_path.read_text(encoding="utf-8"))
-            rows.append(CompareRow(name, cfg, str(run_dir), "ok", metrics=metrics))
+            rows.append(CompareRow(name, cfg, str(run_dir), "ok", metrics=metrics, seed=seed))
         else:
             lines = (proc.stdout or "").strip().splitlines() + (proc.stderr or "").strip().splitlines()
+            if error_file.is_file():
+                lines.append(error_file.read_text(encoding="utf-8").strip())
             error = lines[-1] if lines else f"exit code {proc.returncode}"
-            rows.append(CompareRow(name, cfg, str(run_dir), "failed", error=error))
+            rows.append(CompareRow(name, cfg, str(run_dir), "failed", error=error, seed=seed))
+        error_file.unlink(missing_ok=True)
         if verbose and proc.stdout:
             print(proc.stdout.strip(), file=sys.stderr)
             print(f"    ({time.perf_counter() - t0:.0f}s)", file=sys.stderr)
-    state_io.write_json(out_dir / "compare.json", [row.__dict__ for row in rows])
+    models = summarize(rows, {name: _headline_metric(cfg, overrides) for name, cfg in _named(configs)})
+    state_io.write_json(
+        out_dir / "compare.json",
+        {"seeds": seeds, "overrides": overrides, "models": models, "runs": [row.__dict__ for row in rows]},
+    )
     return rows
+
+
+def _named(configs: list[str]) -> list[tuple[str, str]]:
+    taken: set[str] = set()
+    return [(run_name(cfg, taken), cfg) for cfg in configs]
+
+
+def _headline_metric(config: str, overrides: list[str]) -> str:
+    """The metric a model is ranked by: its train.metric, or accuracy when that is the loss."""
+    metric = load_config(config, overrides).train.metric
+    return "accuracy" if metric == "loss" else metric
+
+
+def summarize(rows: list[CompareRow], metric_of: dict[str, str]) -> list[dict]:
+    """Per config: mean and std over its seeds of the headline numbers, plus failures."""
+    out = []
+    for name in dict.fromkeys(row.name for row in rows):
+        mine = [row for row in rows if row.name == name]
+        ok = [summary(row) for row in mine if row.status == "ok"]
+        entry: dict = {
+            "name": name,
+            "config": mine[0].config,
+            "metric": metric_of.get(name, "accuracy"),
+            "runs": len(mine),
+            "ok": len(ok),
+            "errors": [row.error for row in mine if row.status != "ok"],
+            "run_dirs": [row.run_dir for row in mine if row.status == "ok"],
+        }
+        for key in ("accuracy", "macro_f1", "mcc", "roc_auc", "micro_f1"):
+            entry[key], entry[f"{key}_std"] = _mean_std([s.get(key) for s in ok])
+        for key in ("train_seconds", "texts_per_second"):
+            entry[key], _ = _mean_std([s.get(key) for s in ok])
+        entry["params"] = ok[0]["params"] if ok else None
+        mem = [s["peak_rss_mb"] for s in ok if s.get("peak_rss_mb") is not None]
+        entry["peak_rss_mb"] = max(mem) if mem else None
+        entry["split"] = ok[0]["split"] if ok else None
+        out.append(entry)
+    return out
+
+
+def _mean_std(values: list) -> tuple[float | None, float | None]:
+    """Mean and sample std (ddof 1; 0 for one value) of the values that are not None."""
+    xs = [float(v) for v in values if v is not None]
+    if not xs:
+        return None, None
+    mean = sum(xs) / len(xs)
+    var = sum((x - mean) ** 2 for x in xs) / (len(xs) - 1) if len(xs) > 1 else 0.0
+    return mean, math.sqrt(var)
 
 
 def summary(row: CompareRow) -> dict:
@@ -92,6 +156,7 @@ def summary(row: CompareRow) -> dict:
         "accuracy": m.get("accuracy"),
         "macro_f1": m.get("macro_f1"),
         "mcc": m.get("mcc"),
+        "micro_f1": m.get("micro_f1"),
         "roc_auc": m.get("roc_auc"),
         "train_seconds": t.get("seconds"),
         "texts_per_second": m.get("texts_per_second"),

@@ -219,7 +219,23 @@ def train(
     except BaseException:
         (run_dir / "FAILED").write_text("training did not finish; metrics.json was not written\n")
         raise
+    if cfg.train.report:
+        _write_report(run_dir)
     return RunResult(run_dir, metrics)
+
+
+def _write_report(run_dir: Path) -> None:
+    """report.html for the finished run; the run itself stands even if a plot fails."""
+    from fenlei.evaluation.report import write_report
+
+    try:
+        write_report(run_dir)
+    except Exception as exc:  # the model and metrics are saved; say so and how to retry
+        print(
+            f"warning: {run_dir}/report.html not written ({type(exc).__name__}: {exc}); "
+            f"retry with `fenlei report {run_dir}`",
+            file=sys.stderr,
+        )
 
 
 def _final_metrics(cfg: Config, trainer: Trainer, splits: Splits, encoder, dev_b, run_dir: Path) -> dict:
@@ -232,7 +248,16 @@ def _final_metrics(cfg: Config, trainer: Trainer, splits: Splits, encoder, dev_b
         save_thresholds(run_dir / THRESHOLDS_FILE, splits.labels.names, thresholds, cfg.train.threshold)
         dev_metrics = _rescore(dev_metrics, dev_b.labels, dev_probs, splits, thresholds)
     metrics = {"dev": dev_metrics, "metric": cfg.train.metric}
-    if splits.test is None:
+    if splits.test is None:  # the report still gets per-text predictions: dev's
+        _write_predictions(
+            run_dir / "predictions.tsv",
+            splits,
+            splits.dev,
+            splits.dev_ids,
+            dev_probs,
+            thresholds,
+            cfg.data.label_separator,
+        )
         return metrics
     test_b = Batches(
         encoder.encode(splits.test.texts),
@@ -247,7 +272,15 @@ def _final_metrics(cfg: Config, trainer: Trainer, splits: Splits, encoder, dev_b
         test_metrics = _rescore(test_metrics, test_b.labels, probs, splits, thresholds)
     test_metrics["texts_per_second"] = len(splits.test) / max(seconds, 1e-9)
     metrics["test"] = test_metrics
-    _write_predictions(run_dir / "predictions.tsv", splits, probs, thresholds, cfg.data.label_separator)
+    _write_predictions(
+        run_dir / "predictions.tsv",
+        splits,
+        splits.test,
+        splits.test_ids,
+        probs,
+        thresholds,
+        cfg.data.label_separator,
+    )
     return metrics
 
 
@@ -257,13 +290,20 @@ def _rescore(metrics: dict, y_true, probs: np.ndarray, splits: Splits, threshold
 
 
 def _write_predictions(
-    path: Path, splits: Splits, probs: np.ndarray, thresholds: np.ndarray | None = None, separator: str = "|"
+    path: Path,
+    splits: Splits,
+    examples,
+    gold_ids,
+    probs: np.ndarray,
+    thresholds: np.ndarray | None = None,
+    separator: str = "|",
 ) -> None:
+    """One row per text of ``examples`` (test, or dev when there is no test): gold, prediction, probs."""
     names = splits.labels.names
     if thresholds is not None:  # multi-label: gold and predicted label sets in labels.json order
         lines = ["text\tlabels\tpredicted\t" + "\t".join(f"p_{n}" for n in names)]
         decided = decide(probs, thresholds)
-        for text, gold, hot, row in zip(splits.test.texts, splits.test_ids, decided, probs, strict=True):
+        for text, gold, hot, row in zip(examples.texts, gold_ids, decided, probs, strict=True):
             clean = text.replace("\t", " ").replace("\n", " ")
             gold_txt = separator.join(names[i] for i in np.flatnonzero(gold))
             predicted = separator.join(names[i] for i in np.flatnonzero(hot))
@@ -273,7 +313,7 @@ def _write_predictions(
         return
     pred = probs.argmax(1)
     lines = ["text\tlabel\tprediction\tconfidence\t" + "\t".join(f"p_{n}" for n in names)]
-    for text, gold, p, row in zip(splits.test.texts, splits.test_ids, pred, probs, strict=True):
+    for text, gold, p, row in zip(examples.texts, gold_ids, pred, probs, strict=True):
         clean = text.replace("\t", " ").replace("\n", " ")
         probs_txt = "\t".join(f"{x:.6f}" for x in row)
         lines.append(f"{clean}\t{names[gold]}\t{names[p]}\t{row[p]:.6f}\t{probs_txt}")
