@@ -32,13 +32,16 @@ DEFAULT = [
 
 
 def run_one(recipe: str, seed: int, out: Path, extra: list[str]) -> dict:
+    """Train one recipe (a name in configs/, or a path to a YAML file) with one seed."""
+    config = Path(recipe) if recipe.endswith(".yaml") else ROOT / "configs" / f"{recipe}.yaml"
+    recipe = config.stem
     run_dir = out / f"{recipe}-s{seed}"
     cmd = [
         sys.executable,
         "-m",
         "fenlei",
         "train",
-        str(ROOT / "configs" / f"{recipe}.yaml"),
+        str(config),
         "-o",
         str(run_dir),
         "--overwrite",

@@ -79,7 +79,10 @@ def run_fenlei(args, train_path: str, dev_path: str, test_path: str, work: Path)
     return {"accuracy": m["test"]["accuracy"], "train_seconds": m["train"]["seconds"], "run": result.run_dir}
 
 
-def run_trainer(args, train_rows, test_rows, work: Path, well: bool, bf16: bool = False) -> dict:
+def run_trainer(
+    args, train_rows, test_rows, work: Path, well: bool, bf16: bool = False, num_labels: int = 2
+) -> dict:
+    """Fine-tune MiniLM with the Trainer, (a) or (b); rows are (text, label index)."""
     from transformers import (
         AutoModelForSequenceClassification,
         AutoTokenizer,
@@ -94,11 +97,12 @@ def run_trainer(args, train_rows, test_rows, work: Path, well: bool, bf16: bool 
     path = resolve_pretrained("minilm-l6")
     tok = AutoTokenizer.from_pretrained(path)
     torch.manual_seed(args.seed)
-    model = AutoModelForSequenceClassification.from_pretrained(path, num_labels=2)
+    model = AutoModelForSequenceClassification.from_pretrained(path, num_labels=num_labels)
+    max_length = getattr(args, "max_length", 128)
 
     def encode(rows):
         pad = {} if well else {"padding": "max_length"}
-        enc = tok([t for t, _ in rows], truncation=True, max_length=128, **pad)
+        enc = tok([t for t, _ in rows], truncation=True, max_length=max_length, **pad)
         return ListDataset(
             [
                 {"input_ids": ids, "attention_mask": am, "labels": y}
@@ -132,9 +136,18 @@ def run_trainer(args, train_rows, test_rows, work: Path, well: bool, bf16: bool 
     trainer.train()
     seconds = time.perf_counter() - t0
     # group_by_length may reorder predict's output: score against the label_ids it returns.
-    out = trainer.predict(encode(test_rows))
+    test = encode(test_rows)
+    t0 = time.perf_counter()
+    out = trainer.predict(test)
+    speed = len(test_rows) / (time.perf_counter() - t0)
     accuracy = float((out.predictions.argmax(-1) == out.label_ids).mean())
-    return {"accuracy": accuracy, "train_seconds": seconds}
+    return {
+        "accuracy": accuracy,
+        "train_seconds": seconds,
+        "texts_per_second": speed,
+        "predictions": out.predictions.argmax(-1).tolist(),
+        "label_ids": out.label_ids.tolist(),
+    }
 
 
 def inference_speed(run_dir: Path, texts: list[str]) -> dict:
@@ -195,6 +208,9 @@ def main() -> None:
         if "a" not in args.skip:
             results["trainer_a"] = run_trainer(args, train_rows, test_rows, work, well=False)
         speed = inference_speed(results["fenlei"].pop("run"), [t for t, _ in test_rows])
+    for r in results.values():  # per-text outputs are for versus.py's metrics, not this table
+        r.pop("predictions", None)
+        r.pop("label_ids", None)
     print(
         f"data {args.data}: {len(train_rows)} train x {args.epochs} epochs, "
         f"batch {args.batch_size}, lr {args.lr}"
