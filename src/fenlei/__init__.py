@@ -10,12 +10,14 @@ from typing import TYPE_CHECKING
 __version__ = "0.1.0"
 
 if TYPE_CHECKING:
+    from fenlei.api import TextClassifier
     from fenlei.config import Config, load_config
     from fenlei.errors import FenleiError
     from fenlei.inference.predictor import Predictor, load
     from fenlei.training.pipeline import train
 
 _LAZY = {
+    "TextClassifier": "fenlei.api",
     "Config": "fenlei.config",
     "load_config": "fenlei.config",
     "FenleiError": "fenlei.errors",
@@ -34,4 +36,13 @@ def __getattr__(name: str):
     raise AttributeError(f"module 'fenlei' has no attribute {name!r}")
 
 
-__all__ = ["Config", "FenleiError", "Predictor", "evaluate_file", "load", "load_config", "train"]
+__all__ = [
+    "Config",
+    "FenleiError",
+    "Predictor",
+    "TextClassifier",
+    "evaluate_file",
+    "load",
+    "load_config",
+    "train",
+]
