@@ -1,4 +1,4 @@
-"""The ``fenlei`` command: train, evaluate, predict, compare, report, data, models.
+"""The ``fenlei`` command: train, evaluate, predict, compare, report, serve, data, models.
 
 A FenleiError (anything the user can fix) prints as one line and exits with code 2.
 """
@@ -141,6 +141,40 @@ def compare(
     print(write_compare_report(output))
     if any(row.status != "ok" for row in rows):
         raise typer.Exit(1)
+
+
+@app.command()
+def serve(
+    run_dirs: list[str] = typer.Argument(
+        ..., help="Run directories, or name=RUN_DIR to choose the URL name."
+    ),
+    host: str = typer.Option("127.0.0.1", help="Interface to bind; 0.0.0.0 exposes it to the network."),
+    port: int = typer.Option(8000, help="TCP port."),
+    token: str = typer.Option(
+        None, envvar="FENLEI_TOKEN", help="Require 'Authorization: Bearer TOKEN' (or set FENLEI_TOKEN)."
+    ),
+    backend: str = typer.Option("torch", help="torch, or onnx (a model.onnx from `fenlei export`)."),
+    max_texts: int = typer.Option(256, help="Texts per request (413 above)."),
+    max_chars: int = typer.Option(20_000, help="Characters per text (413 above)."),
+    max_batch: int = typer.Option(64, help="Texts per forward pass, across concurrent requests."),
+    max_wait_ms: float = typer.Option(5.0, help="How long a request waits for others to batch with."),
+) -> None:
+    """Serve run directories over HTTP: POST /predict, GET /health /labels /metadata, demo page at /."""
+    try:
+        import uvicorn
+
+        from fenlei.serving.app import ServeSettings, create_app, load_predictors
+    except ImportError as err:
+        raise FenleiError(
+            f"serving needs the serve extra ({err.name} is missing): pip install 'fenlei[serve]'"
+        ) from None
+    if backend not in ("torch", "onnx"):
+        raise FenleiError(f"--backend {backend}: choose torch or onnx")
+    predictors = load_predictors(run_dirs, backend)  # every run is checked before the port opens
+    settings = ServeSettings(max_texts, max_chars, max_batch, max_wait_ms, token or None)
+    names = ", ".join(predictors)
+    print(f"serving {names} on http://{host}:{port} (demo page at /, API docs at /docs)", file=sys.stderr)
+    uvicorn.run(create_app(predictors, settings), host=host, port=port, log_level="warning")
 
 
 @app.command()

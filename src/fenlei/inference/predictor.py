@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from safetensors import SafetensorError
 
 from fenlei.config import load_config
 from fenlei.data.batching import Batches
@@ -67,7 +68,7 @@ class Predictor:
         try:
             tensors = state_io.read_tensors(run_dir / "model.safetensors")
             self.model.load_state_dict(tensors)
-        except (OSError, RuntimeError, ValueError) as err:
+        except (OSError, RuntimeError, ValueError, SafetensorError) as err:
             raise RunDirError(f"{run_dir / 'model.safetensors'}: cannot be loaded ({err})") from None
         self.model.to(self.device).eval()
 
@@ -101,7 +102,10 @@ class Predictor:
         """
         if top_k < 1:
             raise FenleiError("top_k must be at least 1")
-        probs = self.predict_proba(texts)
+        return self.results(texts, self.predict_proba(texts), top_k)
+
+    def results(self, texts: Sequence[str], probs: np.ndarray, top_k: int = 1) -> list[dict]:
+        """``predict``'s output from probabilities already computed (the server batches them)."""
         names = self.labels.names
         out = []
         for text, row in zip(texts, probs, strict=True):

@@ -1,0 +1,240 @@
+"""``fenlei serve``: a FastAPI app over one or more run directories.
+
+Endpoints: ``POST /predict``, ``GET /health``, ``GET /labels``, ``GET /metadata`` for the
+first (default) model, the same under ``/models/{name}/...`` for each model, the demo page at
+``/`` and OpenAPI at ``/docs`` and ``/openapi.json``. Every error is a JSON body
+``{"error": "...", "status": N}`` with a 4xx status; the server keeps serving.
+"""
+
+from __future__ import annotations
+
+import secrets
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import HTMLResponse, JSONResponse
+from pydantic import BaseModel, ConfigDict, Field
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from fenlei.serving.batcher import MicroBatcher
+from fenlei.serving.demo_page import demo_html
+
+
+@dataclass
+class ServeSettings:
+    """Limits and batching of the server."""
+
+    max_texts: int = 256  # texts per request (413 above)
+    max_chars: int = 20_000  # characters per text (413 above)
+    max_batch: int = 64  # texts per forward pass across requests
+    max_wait_ms: float = 5.0  # how long the first request waits for company
+    token: str | None = None  # bearer token required on every endpoint but / and /health
+
+    @property
+    def max_body_bytes(self) -> int:
+        """Largest request body read at all: every limit at its maximum, 4 bytes per character."""
+        return self.max_texts * (self.max_chars * 4 + 16) + 4096
+
+
+class PredictRequest(BaseModel):
+    """Texts to classify and how many labels to return for each."""
+
+    model_config = ConfigDict(extra="forbid")
+    texts: list[str] = Field(..., description="Texts to classify (at least one).")
+    top_k: int = Field(1, ge=1, description="Labels per text, most probable first.")
+
+
+class ApiError(Exception):
+    """An error answered as JSON with a 4xx status."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status, self.message = status, message
+
+
+class ServedModel:
+    """A loaded predictor with its micro-batcher."""
+
+    def __init__(self, name: str, predictor, settings: ServeSettings) -> None:
+        self.name, self.predictor = name, predictor
+        self.batcher = MicroBatcher(predictor.predict_proba, settings.max_batch, settings.max_wait_ms)
+
+    def metadata(self) -> dict:
+        meta = self.predictor.metadata()
+        metrics = meta.get("metrics", {})
+        cfg = self.predictor.config
+        return {
+            "name": self.name,
+            "model": meta["model"],
+            "labels": meta["labels"],
+            "multi_label": self.predictor.multi_label,
+            "backend": getattr(self.predictor, "backend", "torch"),
+            "metrics": {
+                split: _headline(metrics.get(split, {})) for split in ("dev", "test") if split in metrics
+            },
+            "config": {
+                "tokenizer": cfg.tokenizer.kind,
+                "max_length": cfg.data.max_length,
+                "objective": cfg.objective.name,
+                "epochs": cfg.train.epochs,
+            },
+            "batches_run": self.batcher.batches,
+        }
+
+
+def _headline(m: dict) -> dict:
+    keys = ("n", "accuracy", "macro_f1", "micro_f1", "mcc", "roc_auc")
+    return {k: m[k] for k in keys if k in m}
+
+
+def create_app(predictors: dict[str, object], settings: ServeSettings | None = None) -> FastAPI:
+    """The app serving ``predictors`` (name -> Predictor); the first one is the default model."""
+    settings = settings or ServeSettings()
+    if not predictors:
+        raise ValueError("create_app needs at least one predictor")
+    models = {name: ServedModel(name, p, settings) for name, p in predictors.items()}
+    default = next(iter(models))
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        for m in models.values():
+            await m.batcher.start()
+        yield
+        for m in models.values():
+            await m.batcher.stop()
+
+    app = FastAPI(
+        title="fenlei",
+        description="Text classification with fenlei run directories.",
+        lifespan=lifespan,
+    )
+
+    @app.middleware("http")
+    async def guard(request: Request, call_next):
+        # Size first, so a 10 MB body is refused before it is read or parsed.
+        length = request.headers.get("content-length")
+        if length is not None and length.isdigit() and int(length) > settings.max_body_bytes:
+            return _error(
+                413, f"request body of {int(length):,} bytes is over the {settings.max_body_bytes:,} limit"
+            )
+        public = request.url.path in ("/", "/health") or request.method == "OPTIONS"
+        if settings.token and not public:
+            given = request.headers.get("authorization", "")
+            scheme, _, value = given.partition(" ")
+            if scheme.lower() != "bearer" or not value:
+                return _error(401, "missing bearer token: send 'Authorization: Bearer <token>'")
+            if not secrets.compare_digest(value.strip(), settings.token):
+                return _error(401, "invalid bearer token")
+        return await call_next(request)
+
+    @app.exception_handler(ApiError)
+    async def api_error(_: Request, err: ApiError):
+        return _error(err.status, err.message)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(_: Request, err: RequestValidationError):
+        first = err.errors()[0] if err.errors() else {}
+        where = ".".join(str(x) for x in first.get("loc", ()) if x != "body") or "body"
+        return _error(422, f"{where}: {first.get('msg', 'invalid request')}")
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(_: Request, err: StarletteHTTPException):
+        if err.status_code == 400:  # FastAPI could not decode the body at all (e.g. not UTF-8)
+            return _error(400, f"body: not valid UTF-8 JSON ({err.detail})")
+        return _error(err.status_code, str(err.detail))
+
+    def get(name: str) -> ServedModel:
+        if name not in models:
+            raise ApiError(404, f"unknown model {name!r}; served: {', '.join(models)}")
+        return models[name]
+
+    async def predict_with(model: ServedModel, req: PredictRequest) -> dict:
+        if not req.texts:
+            raise ApiError(422, "texts: give at least one text")
+        if len(req.texts) > settings.max_texts:
+            raise ApiError(
+                413, f"texts: {len(req.texts)} texts, the limit is {settings.max_texts} per request"
+            )
+        for i, text in enumerate(req.texts):
+            if len(text) > settings.max_chars:
+                raise ApiError(
+                    413, f"texts[{i}]: {len(text):,} characters, the limit is {settings.max_chars:,}"
+                )
+        probs = await model.batcher.submit(req.texts)
+        return {"model": model.name, "results": model.predictor.results(req.texts, probs, req.top_k)}
+
+    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
+    async def page():
+        return demo_html(list(models), bool(settings.token))
+
+    @app.get("/health")
+    async def health():
+        """Liveness: 200 with the served model names."""
+        return {"status": "ok", "models": list(models)}
+
+    @app.post("/predict")
+    async def predict(req: PredictRequest):
+        """Labels with probabilities for each text, in input order (default model)."""
+        return await predict_with(models[default], req)
+
+    @app.get("/labels")
+    async def labels():
+        """Label names of the default model, in probability-column order."""
+        return {"model": default, "labels": models[default].predictor.label_names}
+
+    @app.get("/metadata")
+    async def metadata():
+        """Model family, labels, headline metrics and a config summary (default model)."""
+        return models[default].metadata()
+
+    @app.get("/models")
+    async def list_models():
+        """Every served model with its labels."""
+        return {"default": default, "models": {n: m.predictor.label_names for n, m in models.items()}}
+
+    @app.post("/models/{name}/predict")
+    async def predict_named(name: str, req: PredictRequest):
+        """``/predict`` for one of several served models."""
+        return await predict_with(get(name), req)
+
+    @app.get("/models/{name}/labels")
+    async def labels_named(name: str):
+        """``/labels`` for one of several served models."""
+        return {"model": name, "labels": get(name).predictor.label_names}
+
+    @app.get("/models/{name}/metadata")
+    async def metadata_named(name: str):
+        """``/metadata`` for one of several served models."""
+        return get(name).metadata()
+
+    return app
+
+
+def _error(status: int, message: str) -> JSONResponse:
+    return JSONResponse({"error": message, "status": status}, status_code=status)
+
+
+def load_predictors(specs: list[str], backend: str = "torch") -> dict[str, object]:
+    """``name=RUN_DIR`` or ``RUN_DIR`` (named after its folder) -> loaded predictors, checked now."""
+    from fenlei.errors import FenleiError
+    from fenlei.inference.predictor import Predictor
+
+    out: dict[str, object] = {}
+    for spec in specs:
+        name, sep, path = spec.partition("=")
+        if not sep:
+            name, path = Path(spec).name, spec
+        if not name or "/" in name:
+            raise FenleiError(f"{spec}: a model name must be a plain word (name=RUN_DIR)")
+        if name in out:
+            raise FenleiError(f"{spec}: two models named {name!r}; use name=RUN_DIR to tell them apart")
+        if backend == "onnx":
+            from fenlei.inference.onnx_predictor import OnnxPredictor
+
+            out[name] = OnnxPredictor(path)
+        else:
+            out[name] = Predictor(path)
+    return out
