@@ -5,7 +5,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup demo test test-all lint format bench bench-full clean
+.PHONY: setup browser demo test test-all lint format bench bench-full clean
 
 $(STAMP): pyproject.toml Makefile
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -18,13 +18,21 @@ $(STAMP): pyproject.toml Makefile
 
 setup: $(STAMP)
 
+# The demo-page test drives a real headless Chromium (Debian packages chromium, chromium-driver).
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+browser:
+	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || { \
+	  export DEBIAN_FRONTEND=noninteractive; \
+	  $(SUDO) apt-get install -y -q chromium chromium-driver >/dev/null 2>&1 || \
+	  { $(SUDO) apt-get update -q >/dev/null && $(SUDO) apt-get install -y -q chromium chromium-driver >/dev/null; }; }
+
 demo: $(STAMP)
 	$(BIN)/fenlei compare configs/demo-fasttext.yaml configs/demo-textcnn.yaml configs/demo-textrnn.yaml configs/demo-minilm.yaml -o runs/demo
 
-test: $(STAMP)
+test: $(STAMP) browser
 	$(BIN)/python -m pytest -m "not slow"
 
-test-all: $(STAMP)
+test-all: $(STAMP) browser
 	$(BIN)/python -m pytest
 
 lint: $(STAMP)
