@@ -8,14 +8,13 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import FILL, NEG, POS, make_sentiment, write_tsv
+from conftest import make_sentiment, write_tsv
 from fenlei.data.encoder import truncate
 from fenlei.data.hf_encoder import HFEncoder
 from fenlei.errors import ModelError
 from fenlei.models import create_model
 from fenlei.training.optim import param_groups
 
-SPECIALS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
 # What the fine-tuning tutorials do, quietly: linear warmup/decay, progress and event files off.
 SCHEDULE = ["optim.schedule=linear", "optim.warmup=0.1", "train.progress=false", "train.tensorboard=false"]
 
@@ -24,28 +23,6 @@ def train_cli(cli, run, settings: list[str]):
     """``fenlei train -o RUN --set ...`` with the transformer and SCHEDULE; returns the CLI result."""
     sets = ["model.name=transformer", *settings, *SCHEDULE]
     return cli("train", "-o", str(run), *[x for item in sets for x in ("--set", item)])
-
-
-@pytest.fixture(scope="module")
-def tiny_bert(tmp_path_factory):
-    """A Hugging Face folder: random BERT weights, WordPiece vocab of the test words, 64 positions."""
-    from transformers import BertConfig, BertModel, BertTokenizer
-
-    folder = tmp_path_factory.mktemp("tiny-bert")
-    words = SPECIALS + sorted(set(POS + NEG + FILL)) + list("!,.")
-    tokenizer = BertTokenizer(vocab={w: i for i, w in enumerate(words)})
-    config = BertConfig(
-        vocab_size=len(words),
-        hidden_size=32,
-        num_hidden_layers=2,
-        num_attention_heads=2,
-        intermediate_size=37,
-        max_position_embeddings=64,
-    )
-    torch.manual_seed(0)
-    BertModel(config).save_pretrained(folder)
-    tokenizer.save_pretrained(folder)
-    return str(folder)
 
 
 @pytest.fixture(autouse=True, scope="module")

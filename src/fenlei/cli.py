@@ -1,4 +1,4 @@
-"""The ``fenlei`` command: train, evaluate, predict, compare, report, serve, data, models.
+"""The ``fenlei`` command: train, evaluate, predict, compare, report, serve, export, data, models.
 
 A FenleiError (anything the user can fix) prints as one line and exits with code 2.
 """
@@ -76,11 +76,10 @@ def predict(
     texts: list[str] = typer.Argument(None, help="Texts to classify; none = read --file or stdin."),
     file: str = typer.Option(None, "--file", "-f", help="A file with one text per line ('-' = stdin)."),
     top_k: int = typer.Option(1, "--top-k", "-k", help="How many labels to return per text."),
+    backend: str = typer.Option("torch", help="torch, onnx (int8 when exported so) or onnx-fp32."),
 ) -> None:
     """Print one JSON line per text: label, probability and the top-k labels."""
-    from fenlei.inference.predictor import Predictor
-
-    predictor = Predictor(run_dir)
+    predictor = _predictor(run_dir, backend)
     if texts:
         items = list(texts)
     elif file and file != "-":
@@ -94,6 +93,49 @@ def predict(
         raise FenleiError("give texts as arguments, --file FILE, or pipe them on stdin")
     for result in predictor.predict(items, top_k=top_k):
         print(json.dumps(result, ensure_ascii=False))
+
+
+def _predictor(run_dir: Path, backend: str):
+    if backend == "torch":
+        from fenlei.inference.predictor import Predictor
+
+        return Predictor(run_dir)
+    if backend in ("onnx", "onnx-fp32", "onnx-int8"):
+        from fenlei.inference.onnx_predictor import OnnxPredictor
+
+        return OnnxPredictor(
+            run_dir, quantized={"onnx": None, "onnx-fp32": False, "onnx-int8": True}[backend]
+        )
+    raise FenleiError(f"--backend {backend}: choose torch, onnx, onnx-fp32 or onnx-int8")
+
+
+@app.command()
+def export(
+    run_dir: Path = typer.Argument(..., help="A finished run directory."),
+    format_: str = typer.Option("onnx", "--format", help="Export format (onnx)."),
+    quantize: str = typer.Option(None, "--quantize", help="int8: also write a dynamically quantised model."),
+    max_texts: int = typer.Option(0, help="Parity check on the first N test texts (0 = all)."),
+) -> None:
+    """Export a run to ONNX (dynamic batch and length) and check it against the torch model."""
+    if format_ != "onnx":
+        raise FenleiError(f"--format {format_}: only onnx is supported")
+    from fenlei.inference.onnx_export import export_onnx
+
+    meta = export_onnx(run_dir, quantize, max_texts)
+    fixed = meta["fixed_length"]
+    shape = f"length fixed at {fixed} (padded)" if fixed else "dynamic batch and length"
+    print(f"wrote {', '.join(str(run_dir / f) for f in meta['files'].values())} ({shape})")
+    parity = meta["parity"]
+    for kind in ("fp32", "int8"):
+        if kind in parity:
+            p = parity[kind]
+            acc = f", accuracy {p['accuracy']:.4f}" if "accuracy" in p else ""
+            print(
+                f"parity {kind} on {parity['texts']} texts: max |dp| {p['max_abs_diff']:.2e}, "
+                f"argmax agreement {p['argmax_agreement']:.4%}{acc}"
+            )
+    if "torch_accuracy" in parity:
+        print(f"torch accuracy on the same texts: {parity['torch_accuracy']:.4f}")
 
 
 @app.command()
@@ -153,7 +195,7 @@ def serve(
     token: str = typer.Option(
         None, envvar="FENLEI_TOKEN", help="Require 'Authorization: Bearer TOKEN' (or set FENLEI_TOKEN)."
     ),
-    backend: str = typer.Option("torch", help="torch, or onnx (a model.onnx from `fenlei export`)."),
+    backend: str = typer.Option("torch", help="torch, or onnx (from `fenlei export`; int8 if exported so)."),
     max_texts: int = typer.Option(256, help="Texts per request (413 above)."),
     max_chars: int = typer.Option(20_000, help="Characters per text (413 above)."),
     max_batch: int = typer.Option(64, help="Texts per forward pass, across concurrent requests."),

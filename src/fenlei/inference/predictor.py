@@ -49,6 +49,13 @@ class Predictor:
         )
         self.batch_size = batch_size or eval_batch_size(self.config.train, self.config.model.name)
         self.device = torch.device(device)
+        self._load_model()
+
+    backend = "torch"
+
+    def _load_model(self) -> None:
+        """Build the model family from the config and load model.safetensors into it."""
+        run_dir = self.run_dir
         m = self.config.model
         params = dict(m.params)
         if self.encoder.encoder_type == "hf":  # built from the run's own Hugging Face folder
@@ -72,6 +79,12 @@ class Predictor:
             raise RunDirError(f"{run_dir / 'model.safetensors'}: cannot be loaded ({err})") from None
         self.model.to(self.device).eval()
 
+    def _forward(self, batch: dict) -> np.ndarray:
+        """Probabilities of one padded batch (input_ids, lengths)."""
+        with torch.inference_mode():
+            batch = {k: (v if k == "lengths" else v.to(self.device)) for k, v in batch.items()}
+            return probabilities(self.model(batch), self.multi_label).float().cpu().numpy()
+
     @property
     def label_names(self) -> list[str]:
         """Label names in index order."""
@@ -87,11 +100,9 @@ class Predictor:
         if not texts:
             return probs
         batches = Batches(self.encoder.encode(texts), None, self.batch_size, self.encoder.pad_id)
-        with torch.inference_mode():
-            for batch in batches:
-                idx = batch.pop("index").numpy()
-                batch = {k: (v if k == "lengths" else v.to(self.device)) for k, v in batch.items()}
-                probs[idx] = probabilities(self.model(batch), self.multi_label).cpu().numpy()
+        for batch in batches:
+            idx = batch.pop("index").numpy()
+            probs[idx] = self._forward(batch)
         return probs
 
     def predict(self, texts: Sequence[str], top_k: int = 1) -> list[dict]:

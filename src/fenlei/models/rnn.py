@@ -68,6 +68,10 @@ def run_rnn(rnn: nn.RNNBase, x: torch.Tensor, lengths: torch.Tensor) -> tuple[to
     Packing keeps padding out of the recurrence, so the backward direction starts at each
     text's real last token and extra padding cannot change anything.
     """
+    if torch.compiler.is_exporting():  # torch.export cannot trace packing; same result without it
+        from fenlei.models.rnn_unpacked import run_rnn_unpacked
+
+        return run_rnn_unpacked(rnn, x, lengths)
     packed = pack_padded_sequence(x, lengths.cpu(), batch_first=True, enforce_sorted=False)
     out, hidden = rnn(packed)
     if isinstance(hidden, tuple):  # LSTM returns (h, c)

@@ -234,7 +234,7 @@ def load_predictors(specs: list[str], backend: str = "torch") -> dict[str, objec
         if backend == "onnx":
             from fenlei.inference.onnx_predictor import OnnxPredictor
 
-            out[name] = OnnxPredictor(path)
+            out[name] = OnnxPredictor(path)  # the int8 model when the export made one
         else:
             out[name] = Predictor(path)
     return out

@@ -1,0 +1,195 @@
+"""``fenlei export RUN_DIR --format onnx [--quantize int8]``: ONNX files next to the run's weights,
+checked against the torch model on the run's own texts.
+
+The graph takes ``input_ids`` [batch, length] and ``lengths`` [batch] (int64) and returns the
+probabilities. Batch and length are dynamic where ``torch.export`` can keep them so; a model
+whose graph fixes the length (DPCNN's pyramid, the attention RNNs) is exported at
+``data.max_length`` and the ONNX predictor pads every batch to it, which the models' masking
+makes exact.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from fenlei.data.batching import collate
+from fenlei.errors import FenleiError
+from fenlei.evaluation.multilabel import probabilities
+from fenlei.inference.predictor import Predictor
+
+ONNX_FILE = "model.onnx"
+INT8_FILE = "model.int8.onnx"
+META_FILE = "onnx.json"
+OPSET = 18
+MIN_LENGTH = 16  # batches are padded to at least this many tokens for the ONNX graph
+
+
+class _Probabilities(torch.nn.Module):
+    """The run's model with its output activation, taking plain tensors (ONNX has no dicts)."""
+
+    def __init__(self, model: torch.nn.Module, multi_label: bool) -> None:
+        super().__init__()
+        self.model, self.multi_label = model, multi_label
+
+    def forward(self, input_ids: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        logits = self.model({"input_ids": input_ids, "lengths": lengths})
+        return probabilities(logits.float(), self.multi_label)
+
+
+def export_onnx(run_dir: str | Path, quantize: str | None = None, max_texts: int = 0) -> dict:
+    """Write model.onnx (and model.int8.onnx) and onnx.json; returns the parity report."""
+    try:
+        import onnxruntime as ort  # noqa: F401
+    except ImportError:
+        raise FenleiError("ONNX export needs the export extra: pip install 'fenlei[export]'") from None
+    if quantize not in (None, "int8"):
+        raise FenleiError(f"--quantize {quantize}: only int8 is supported")
+    predictor = Predictor(run_dir)
+    run_dir = predictor.run_dir
+    texts, gold = _parity_texts(predictor, max_texts)
+    module = _Probabilities(predictor.model, predictor.multi_label).eval()
+    t0 = time.perf_counter()
+    fixed = _export(module, predictor, texts, run_dir / ONNX_FILE)
+    meta: dict = {
+        "opset": OPSET,
+        "inputs": ["input_ids", "lengths"],
+        "output": "probabilities",
+        "fixed_length": fixed,
+        "min_length": MIN_LENGTH,
+        "files": {"fp32": ONNX_FILE},
+        "export_seconds": time.perf_counter() - t0,
+    }
+    if quantize == "int8":
+        from onnxruntime.quantization import QuantType, quantize_dynamic
+
+        # Dynamic quantisation: int8 weights, activations quantised on the fly (CPU).
+        quantize_dynamic(str(run_dir / ONNX_FILE), str(run_dir / INT8_FILE), weight_type=QuantType.QInt8)
+        meta["files"]["int8"] = INT8_FILE
+    (run_dir / META_FILE).write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
+
+    from fenlei.inference.onnx_predictor import OnnxPredictor
+
+    reference = predictor.predict_proba(texts)
+    meta["parity"] = {
+        "texts": len(texts),
+        "fp32": _compare(reference, OnnxPredictor(run_dir, quantized=False).predict_proba(texts), gold),
+    }
+    if quantize == "int8":
+        meta["parity"]["int8"] = _compare(
+            reference, OnnxPredictor(run_dir, quantized=True).predict_proba(texts), gold
+        )
+    if gold is not None:
+        meta["parity"]["torch_accuracy"] = float(np.mean(reference.argmax(1) == gold))
+    (run_dir / META_FILE).write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
+    return meta
+
+
+def _export(module: torch.nn.Module, predictor: Predictor, texts: list[str], path: Path) -> int | None:
+    """Export with dynamic batch and length; if the graph cannot keep the length dynamic, export at
+    ``data.max_length``. Returns the fixed length, or None."""
+    seqs = predictor.encoder.encode(sorted(texts, key=len)[-4:] + ["a"])  # varied lengths, batch > 1
+    example = collate(seqs, predictor.encoder.pad_id, None)
+    ids, lengths = example["input_ids"], example["lengths"]
+    # Shapes below the example's length may take other branches (a CNN padding a text shorter
+    # than its widest filter), so the ONNX predictor pads every batch to at least MIN_LENGTH;
+    # the models' masking makes extra padding exact.
+    if ids.shape[1] < MIN_LENGTH:
+        ids = torch.nn.functional.pad(ids, (0, MIN_LENGTH - ids.shape[1]), value=predictor.encoder.pad_id)
+    batch_dim = torch.export.Dim("batch", min=1, max=65536)
+    length_dim = torch.export.Dim("length", min=1, max=1 << 16)
+    try:
+        _onnx_export(
+            module,
+            (ids, lengths),
+            {"input_ids": {0: batch_dim, 1: length_dim}, "lengths": {0: batch_dim}},
+            path,
+        )
+        if _same_at_other_lengths(path, module, ids, lengths, predictor.encoder.pad_id):
+            return None
+    except Exception:  # the length got specialised (or could not be traced): fall back below
+        pass
+    fixed = int(predictor.config.data.max_length)
+    if ids.shape[1] > fixed:
+        raise FenleiError(f"example batch longer than data.max_length ({fixed}); cannot export")
+    ids = torch.nn.functional.pad(ids, (0, fixed - ids.shape[1]), value=predictor.encoder.pad_id)
+    _onnx_export(module, (ids, lengths), {"input_ids": {0: batch_dim}, "lengths": {0: batch_dim}}, path)
+    return fixed
+
+
+def _onnx_export(module, args, dynamic_shapes, path: Path) -> None:
+    with warnings.catch_warnings(), torch.inference_mode(False), torch.no_grad():
+        warnings.simplefilter("ignore")
+        program = torch.onnx.export(
+            module,
+            args,
+            input_names=["input_ids", "lengths"],
+            output_names=["probabilities"],
+            dynamic_shapes=dynamic_shapes,
+            opset_version=OPSET,
+            dynamo=True,
+            verbose=False,
+        )
+        program.save(str(path), external_data=False)
+
+
+def _same_at_other_lengths(path: Path, module, ids: torch.Tensor, lengths: torch.Tensor, pad_id: int) -> bool:
+    """True when onnxruntime gives torch's probabilities for batches padded longer and shorter
+    than the export example. Running is not enough: a loop unrolled for the example's length
+    (DPCNN's pyramid) still runs at other lengths, with the wrong number of stages."""
+    import onnxruntime as ort
+
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    longest = int(lengths.argmax())
+    real = ids[longest, : int(lengths[longest])]
+    tiled = real.repeat(4)[: 4 * len(real) + 3].unsqueeze(0)  # a longer real text, not just more padding
+    cases = [
+        (torch.nn.functional.pad(ids, (0, 2 * ids.shape[1] + 7), value=pad_id), lengths),
+        (tiled, torch.tensor([tiled.shape[1]])),
+        (ids[lengths == lengths.min()][:1], lengths[lengths == lengths.min()][:1]),  # one short text
+    ]
+    try:
+        for case_ids, case_lengths in cases:
+            with torch.no_grad():
+                want = module(case_ids, case_lengths).numpy()
+            got = session.run(None, {"input_ids": case_ids.numpy(), "lengths": case_lengths.numpy()})[0]
+            if got.shape != want.shape or np.abs(got - want).max() > 1e-4:
+                return False
+    except Exception:
+        return False
+    return True
+
+
+def _parity_texts(predictor: Predictor, max_texts: int) -> tuple[list[str], np.ndarray | None]:
+    """The run's test (else dev) texts from predictions.tsv, with gold indices when single-label."""
+    path = predictor.run_dir / "predictions.tsv"
+    if not path.is_file():
+        return ["a short text", "another one, a little longer than the first"], None
+    texts, gold = [], []
+    index = {n: i for i, n in enumerate(predictor.label_names)}
+    with open(path, encoding="utf-8", newline="") as fh:
+        reader = csv.reader(fh, delimiter="\t", quoting=csv.QUOTE_NONE)
+        next(reader, None)
+        for row in reader:
+            texts.append(row[0])
+            gold.append(index.get(row[1], -1))
+    if max_texts:
+        texts, gold = texts[:max_texts], gold[:max_texts]
+    single = not predictor.multi_label and all(g >= 0 for g in gold)
+    return texts, (np.asarray(gold) if single else None)
+
+
+def _compare(reference: np.ndarray, other: np.ndarray, gold: np.ndarray | None) -> dict:
+    out = {
+        "max_abs_diff": float(np.abs(reference - other).max()) if len(reference) else 0.0,
+        "argmax_agreement": float(np.mean(reference.argmax(1) == other.argmax(1))) if len(reference) else 1.0,
+    }
+    if gold is not None:
+        out["accuracy"] = float(np.mean(other.argmax(1) == gold))
+    return out
