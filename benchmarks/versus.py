@@ -105,7 +105,8 @@ def fenlei_job(data: str, system: str) -> tuple[str, list[str]]:
 def run_fenlei(data: str, system: str, seed: int, out: Path) -> dict:
     recipe, extra = fenlei_job(data, system)
     row = run_one(recipe, seed, out / data / system, [*extra, "train.report=false"])  # recipe: a path
-    row["recipe"] = Path(recipe).stem + (" +" + " ".join(extra) if extra else "")
+    row["recipe"] = Path(recipe).stem  # the recipe used (or adapted: see fenlei_job)
+    row["overrides"] = extra
     return row
 
 

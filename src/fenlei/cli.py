@@ -154,31 +154,17 @@ def compare(
     from rich.table import Table
 
     from fenlei.evaluation.compare import compare as run_compare
-    from fenlei.evaluation.compare_report import plus_minus, write_compare_report
+    from fenlei.evaluation.compare_report import SUMMARY_HEADER, summary_rows, write_compare_report
 
     rows = run_compare(configs, output, set_ or [], seeds=seeds)
     models = json.loads((output / "compare.json").read_text(encoding="utf-8"))["models"]
     title = f"fenlei compare -> {output}" + (f" (mean ± std over {seeds} seeds)" if seeds > 1 else "")
     table = Table(title=title)
-    columns = ("model", "split", "metric", "value", "accuracy", "macro F1", "train s", "texts/s")
-    for col in (*columns, "params", "peak MB"):
-        table.add_column(col, justify="left" if col in ("model", "split", "metric") else "right")
-    for m in models:
-        if not m["ok"]:
-            table.add_row(m["name"], "[red]failed[/]", m["metric"], m["errors"][0][:80], *[""] * 6)
-            continue
-        table.add_row(
-            m["name"] + (f" [red]({m['runs'] - m['ok']} failed)[/]" if m["ok"] < m["runs"] else ""),
-            m["split"],
-            m["metric"],
-            plus_minus(m, m["metric"]),
-            plus_minus(m, "accuracy"),
-            plus_minus(m, "macro_f1"),
-            _fmt(m["train_seconds"], ".1f"),
-            _fmt(m["texts_per_second"], ",.0f"),
-            _fmt(m["params"], ",d"),
-            _fmt(m["peak_rss_mb"], ",.0f"),
-        )
+    for col in SUMMARY_HEADER:
+        table.add_column(col, justify="left" if col in ("model", "metric", "runs ok") else "right")
+    for cells in summary_rows(models):
+        style = "red" if cells[2] == "failed" else None
+        table.add_row(*cells, style=style)
     Console(width=150).print(table)
     print(write_compare_report(output))
     if any(row.status != "ok" for row in rows):
@@ -228,10 +214,6 @@ def report(
     from fenlei.evaluation.report import write_report
 
     print(write_report(run_dir, output))
-
-
-def _fmt(value, spec: str = ".4f") -> str:
-    return "-" if value is None else format(value, spec)
 
 
 @app.command()

@@ -53,15 +53,17 @@ def write_compare_report(out_dir: str | Path) -> Path:
     return out
 
 
-def _table(models: list[dict], seeds: int, out_dir: Path) -> str:
-    header = ["model", "metric", "value", "accuracy", "macro F1", "MCC", "ROC-AUC"]
-    header += ["train s", "infer texts/s", "params", "peak MB", "runs ok"]
+SUMMARY_HEADER = ["model", "metric", "value", "accuracy", "macro F1", "MCC", "ROC-AUC"]
+SUMMARY_HEADER += ["train s", "infer texts/s", "params", "peak MB", "runs ok"]
+
+
+def summary_rows(models: list[dict]) -> list[list[str]]:
+    """One row of text cells per model (``SUMMARY_HEADER``), for the HTML and the terminal table."""
     rows = []
     for m in models:
+        runs = f"{m['ok']}/{m['runs']}" + (f": {'; '.join(m['errors'])}" if m["errors"] else "")
         if not m["ok"]:
-            rows.append(
-                [m["name"], m["metric"], "failed", *["-"] * 8, f"0/{m['runs']}: {'; '.join(m['errors'])}"]
-            )
+            rows.append([m["name"], m["metric"], "failed", *["-"] * 8, runs])
             continue
         rows.append(
             [
@@ -76,9 +78,14 @@ def _table(models: list[dict], seeds: int, out_dir: Path) -> str:
                 fmt(m["texts_per_second"], ",.0f"),
                 fmt(m["params"], ",d"),
                 fmt(m["peak_rss_mb"], ",.0f"),
-                f"{m['ok']}/{m['runs']}" + (f": {'; '.join(m['errors'])}" if m["errors"] else ""),
+                runs,
             ]
         )
+    return rows
+
+
+def _table(models: list[dict], seeds: int, out_dir: Path) -> str:
+    header, rows = SUMMARY_HEADER, summary_rows(models)
     html = table(header, rows, text_cols=(0, 1, 11))
     # Link each model's run reports (relative, so the folder can be moved as a whole).
     links = []
