@@ -258,12 +258,14 @@ def table(data: str, rows: list[dict]) -> str:
             continue
         m, sd = mean_std([r[metric] for r in ok])
         f1, f1_sd = mean_std([r["macro_f1"] for r in ok])
+        pm = len(ok) > 1  # "± std" only means something over several seeds
         train_s, _ = mean_std([r["train_seconds"] for r in ok])
         speed, _ = mean_std([r["texts_per_second"] for r in ok])
         mem = max(r["peak_rss_mb"] for r in ok)
+        value = f"{m:.4f} ± {sd:.4f}" if pm else f"{m:.4f}"
+        f1_value = f"{f1:.4f} ± {f1_sd:.4f}" if pm else f"{f1:.4f}"
         lines.append(
-            f"| {system} | {len(ok)} | {m:.4f} ± {sd:.4f} | {f1:.4f} ± {f1_sd:.4f} | "
-            f"{train_s:.1f} | {speed:,.0f} | {mem:,.0f} |"
+            f"| {system} | {len(ok)} | {value} | {f1_value} | {train_s:.1f} | {speed:,.0f} | {mem:,.0f} |"
         )
         side = (
             "fenlei" if system.startswith("fenlei") else ("trainer" if system == "hf-trainer" else "classic")
@@ -288,8 +290,12 @@ def main() -> None:
     parser.add_argument("--systems", nargs="+", help="only these rows (default: all)")
     parser.add_argument("--minilm-rdrop", action="store_true", help="also MiniLM with R-Drop (slow on CPU)")
     parser.add_argument("--out", type=Path, default=OUT_DEFAULT)
+    parser.add_argument("--print", action="store_true", help="only print the tables of results/versus.json")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.print:
+        print_tables(json.loads((ROOT / "benchmarks" / "results" / "versus.json").read_text()))
+        return
     if args.worker:  # internal: one baseline run; --seeds is its seed, --out its result file
         worker(args.worker, args.data[0], args.seeds, args.out)
         return
@@ -328,10 +334,16 @@ def main() -> None:
         r["commit"] = meta["commit"]
     all_rows = kept + rows
     path.write_text(json.dumps({"meta": meta, "rows": all_rows}, indent=2) + "\n")
+    print_tables({"meta": meta, "rows": all_rows})
+
+
+def print_tables(results: dict) -> None:
+    """One markdown table per data set, with the machine, date and commit on top."""
+    meta, rows = results["meta"], results["rows"]
     print(f"{meta['machine']}; {meta['date']}; commit {meta['commit']}\n")
-    for data in dict.fromkeys(r["data"] for r in all_rows):
+    for data in dict.fromkeys(r["data"] for r in rows):
         print(f"### {data}\n")
-        print(table(data, [r for r in all_rows if r["data"] == data]) + "\n")
+        print(table(data, [r for r in rows if r["data"] == data]) + "\n")
 
 
 if __name__ == "__main__":
