@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
 
 from conftest import FAST, make_sentiment, write_tsv
@@ -257,3 +258,27 @@ def test_existing_run_dir_is_not_overwritten(cli, tmp_path, tiny_data):
 def test_predict_on_missing_run(cli, tmp_path):
     code, _, err = cli("predict", str(tmp_path / "none"), "hello")
     assert code == 2 and "not found" in err
+
+
+def test_predict_on_a_run_trained_with_vectors(cli, tiny_data, tmp_path):
+    """The embedding width comes from the vectors (10 here), not model.embed_dim: predict must
+    rebuild the model that way and reproduce the test probabilities train wrote."""
+    from conftest import FILL, NEG, POS
+
+    rng = np.random.default_rng(0)
+    words = sorted(set(POS + NEG + FILL))
+    vec = tmp_path / "vec.txt"
+    vec.write_text(
+        f"{len(words)} 10\n"
+        + "".join(w + " " + " ".join(f"{x:.4f}" for x in rng.normal(size=10)) + "\n" for w in words)
+    )
+    run = tmp_path / "run"
+    sets = [f"data.train={tiny_data['train']}", f"data.test={tiny_data['test']}", "model.name=textcnn"]
+    sets += [f"model.vectors={vec}", "model.static_copy=true", *FAST]
+    code, _, err = cli("train", "-o", str(run), "--quiet", *_sets(*sets))
+    assert code == 0, err
+    rows = [line.split("\t") for line in (run / "predictions.tsv").read_text().splitlines()[1:]]
+    code, out, err = cli("predict", str(run), *[r[0] for r in rows[:5]])
+    assert code == 0, err
+    for line, row in zip(out.splitlines(), rows, strict=False):
+        assert json.loads(line)["probability"] == pytest.approx(float(row[3]), abs=1e-5)

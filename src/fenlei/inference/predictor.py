@@ -62,21 +62,30 @@ class Predictor:
             from fenlei.data.hf_encoder import HF_DIR
 
             params["pretrained"] = str(run_dir / HF_DIR)
+        try:
+            tensors = state_io.read_tensors(run_dir / "model.safetensors")
+        except (OSError, RuntimeError, ValueError, SafetensorError) as err:
+            raise RunDirError(f"{run_dir / 'model.safetensors'}: cannot be loaded ({err})") from None
+        # Pretrained vectors set the embedding width at training time (GloVe 50d, not
+        # model.embed_dim); the saved table says what it was.
+        table = tensors.get("embedding.weight")
+        embed_dim = int(table.shape[1]) if table is not None and table.dim() == 2 else m.embed_dim
         self.model = create_model(
             m.name,
             self.encoder.vocab_size,
             len(self.labels),
             params=params,
-            embed_dim=m.embed_dim,
+            embed_dim=embed_dim,
             pad_id=self.encoder.pad_id,
             embeddings=None,
             init="default",
         )
         try:
-            tensors = state_io.read_tensors(run_dir / "model.safetensors")
             self.model.load_state_dict(tensors)
-        except (OSError, RuntimeError, ValueError, SafetensorError) as err:
-            raise RunDirError(f"{run_dir / 'model.safetensors'}: cannot be loaded ({err})") from None
+        except RuntimeError as err:
+            raise RunDirError(
+                f"{run_dir / 'model.safetensors'}: does not fit the run's config ({err})"
+            ) from None
         self.model.to(self.device).eval()
 
     def _forward(self, batch: dict) -> np.ndarray:
