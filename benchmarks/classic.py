@@ -73,6 +73,28 @@ def run_one(recipe: str, seed: int, out: Path, extra: list[str]) -> dict:
     }
 
 
+def run_meta() -> dict:
+    """Date, commit and machine, for the header of a results file."""
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=ROOT)
+    return {
+        "date": time.strftime("%Y-%m-%d"),
+        "commit": commit.stdout.strip(),
+        "machine": f"{platform.machine()}, {os.cpu_count()} CPU cores, python {platform.python_version()}",
+    }
+
+
+def read_rows(path: Path) -> list[tuple[str, str]]:
+    """(text, label) pairs of a ``label<TAB>text`` TSV with a header, labels as written."""
+    rows = []
+    with open(path, encoding="utf-8") as fh:
+        header = fh.readline().rstrip("\n").split("\t")
+        li, ti = header.index("label"), header.index("text")
+        for line in fh:
+            parts = line.rstrip("\n").split("\t")
+            rows.append((parts[ti], parts[li]))
+    return rows
+
+
 def mean_std(values: list[float]) -> tuple[float, float]:
     return statistics.fmean(values), (statistics.stdev(values) if len(values) > 1 else 0.0)
 
@@ -112,12 +134,7 @@ def main() -> None:
             row = run_one(recipe, seed, args.out, args.extra)
             print(json.dumps(row), file=sys.stderr, flush=True)
             rows.append(row)
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=ROOT)
-    meta = {
-        "date": time.strftime("%Y-%m-%d"),
-        "commit": commit.stdout.strip(),
-        "machine": f"{platform.machine()}, {os.cpu_count()} cores, python {platform.python_version()}",
-    }
+    meta = run_meta()
     results = ROOT / "benchmarks" / "results"
     results.mkdir(parents=True, exist_ok=True)
     path = results / "classic.json"

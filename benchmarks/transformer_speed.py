@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 import random
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -24,19 +25,16 @@ import numpy as np
 import torch
 import yaml
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from classic import read_rows  # noqa: E402
+
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared" / "data"
 
 
 def read_tsv(path: Path) -> list[tuple[str, int]]:
-    rows = []
-    with open(path, encoding="utf-8") as fh:
-        header = fh.readline().rstrip("\n").split("\t")
-        li, ti = header.index("label"), header.index("text")
-        for line in fh:
-            parts = line.rstrip("\n").split("\t")
-            rows.append((parts[ti], int(parts[li])))
-    return rows
+    """(text, label) pairs with integer labels (SST-2, MR, CoLA: 0/1)."""
+    return [(text, int(label)) for text, label in read_rows(path)]
 
 
 def write_tsv(path: Path, rows: list[tuple[str, int]]) -> str:

@@ -19,8 +19,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import resource
 import subprocess
 import sys
@@ -29,7 +27,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from classic import ROOT, mean_std, run_one  # noqa: E402
+from classic import ROOT, mean_std, read_rows, run_meta, run_one  # noqa: E402
 
 SHARED = ROOT.parent / "shared" / "data"
 TENCENT = SHARED / "thucnews" / "tencent_char_200d.vec"
@@ -111,17 +109,6 @@ def run_fenlei(data: str, system: str, seed: int, out: Path) -> dict:
 
 
 # ------------------------------------------------------------------------------ baselines
-def read_rows(path: Path) -> list[tuple[str, str]]:
-    rows = []
-    with open(path, encoding="utf-8") as fh:
-        header = fh.readline().rstrip("\n").split("\t")
-        li, ti = header.index("label"), header.index("text")
-        for line in fh:
-            parts = line.rstrip("\n").split("\t")
-            rows.append((parts[ti], parts[li]))
-    return rows
-
-
 def scores(gold: list[str], pred: list[str]) -> dict:
     from sklearn import metrics as skm
 
@@ -315,13 +302,7 @@ def main() -> None:
                 row.update(system=system, data=data, wall_seconds=time.perf_counter() - t0)
                 print(json.dumps(row), file=sys.stderr, flush=True)
                 rows.append(row)
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=ROOT)
-    meta = {
-        "date": time.strftime("%Y-%m-%d"),
-        "commit": commit.stdout.strip(),
-        "machine": f"{platform.machine()}, {os.cpu_count()} CPU cores, python {platform.python_version()}",
-        "seeds": args.seeds,
-    }
+    meta = {**run_meta(), "seeds": args.seeds}
     results = ROOT / "benchmarks" / "results"
     results.mkdir(parents=True, exist_ok=True)
     path = results / "versus.json"
