@@ -47,6 +47,7 @@ def export_onnx(run_dir: str | Path, quantize: str | None = None, max_texts: int
     """Write model.onnx (and model.int8.onnx) and onnx.json; returns the parity report."""
     try:
         import onnxruntime as ort  # noqa: F401
+        import onnxscript  # noqa: F401  (torch.onnx's exporter needs it)
     except ImportError:
         raise FenleiError("ONNX export needs the export extra: pip install 'fenlei[export]'") from None
     if quantize not in (None, "int8"):
