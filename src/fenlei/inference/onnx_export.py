@@ -10,7 +10,6 @@ makes exact.
 
 from __future__ import annotations
 
-import csv
 import json
 import time
 import warnings
@@ -189,21 +188,14 @@ def _after_gelu(path: Path) -> list[str]:
 
 def _parity_texts(predictor: Predictor, max_texts: int) -> tuple[list[str], np.ndarray | None]:
     """The run's test (else dev) texts from predictions.tsv, with gold indices when single-label."""
-    path = predictor.run_dir / "predictions.tsv"
-    if not path.is_file():
+    from fenlei.evaluation.run_record import read_predictions
+
+    separator = predictor.config.data.label_separator if predictor.multi_label else None
+    pred = read_predictions(predictor.run_dir / "predictions.tsv", predictor.label_names, separator)
+    if pred is None:
         return ["a short text", "another one, a little longer than the first"], None
-    texts, gold = [], []
-    index = {n: i for i, n in enumerate(predictor.label_names)}
-    with open(path, encoding="utf-8", newline="") as fh:
-        reader = csv.reader(fh, delimiter="\t", quoting=csv.QUOTE_NONE)
-        next(reader, None)
-        for row in reader:
-            texts.append(row[0])
-            gold.append(index.get(row[1], -1))
-    if max_texts:
-        texts, gold = texts[:max_texts], gold[:max_texts]
-    single = not predictor.multi_label and all(g >= 0 for g in gold)
-    return texts, (np.asarray(gold) if single else None)
+    n = max_texts or len(pred.texts)
+    return pred.texts[:n], (None if pred.multi_label else pred.y_true[:n])
 
 
 def _compare(reference: np.ndarray, other: np.ndarray, gold: np.ndarray | None) -> dict:
