@@ -140,8 +140,8 @@ def _bars(models: list[dict]) -> Figure:
     ax.invert_yaxis()
     low = min(v - e for v, e in zip(values, errs, strict=True))
     ax.set_xlim(max(0.0, low - 0.05) if low > 0 else low - 0.05, max(values) + max(errs) + 0.03)
-    for yi, v in zip(y, values, strict=True):
-        ax.text(v, yi, f" {v:.4f}", va="center", fontsize=9)
+    for yi, v, e in zip(y, values, errs, strict=True):  # the value right of its error bar
+        ax.text(v + e, yi, f"  {v:.4f}", va="center", fontsize=9)
     ax.set(xlabel=_metric_label(models), title="Metric per model (error bars: std over seeds)")
     ax.grid(axis="x", alpha=0.3)
     return fig
