@@ -67,7 +67,8 @@ class TextClassifier:
         from fenlei.config import Config
         from fenlei.training.pipeline import train
 
-        texts, labels = _texts(texts, "texts"), _labels(labels, len(_texts(texts, "texts")))
+        texts = _texts(texts, "texts")
+        labels = _labels(labels, len(texts))
         self._int_labels = all(isinstance(y, int) for y in labels)
         work = Path(tempfile.mkdtemp(prefix="fenlei-fit-"))
         try:

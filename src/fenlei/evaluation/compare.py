@@ -52,8 +52,8 @@ def compare(
     """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    for cfg in configs:
-        load_config(cfg, overrides)  # fail fast on a bad config before spending time on others
+    # Fail fast on a bad config before spending time on the others; keep each one's headline metric.
+    metric_of = {name: _headline_metric(cfg, overrides) for name, cfg in _named(configs)}
     seed_list: list[int | None] = [None] if seeds <= 1 else list(range(1, seeds + 1))
     jobs = [(name, cfg, seed) for name, cfg in _named(configs) for seed in seed_list]
     rows: list[CompareRow] = []
@@ -89,7 +89,7 @@ def compare(
         if verbose and proc.stdout:
             print(proc.stdout.strip(), file=sys.stderr)
             print(f"    ({time.perf_counter() - t0:.0f}s)", file=sys.stderr)
-    models = summarize(rows, {name: _headline_metric(cfg, overrides) for name, cfg in _named(configs)})
+    models = summarize(rows, metric_of)
     state_io.write_json(
         out_dir / "compare.json",
         {"seeds": seeds, "overrides": overrides, "models": models, "runs": [row.__dict__ for row in rows]},

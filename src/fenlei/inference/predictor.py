@@ -151,10 +151,11 @@ class Predictor:
         return out
 
     def metadata(self) -> dict:
-        """Model name, labels and the run's metrics (when present)."""
-        metrics_path = self.run_dir / "metrics.json"
-        metrics = json.loads(metrics_path.read_text(encoding="utf-8")) if metrics_path.is_file() else {}
-        return {"model": self.config.model.name, "labels": self.labels.names, "metrics": metrics}
+        """Model name, labels and the run's metrics (when present); metrics.json is read once."""
+        if not hasattr(self, "_metrics"):  # a finished run's metrics do not change; /metadata asks often
+            path = self.run_dir / "metrics.json"
+            self._metrics = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+        return {"model": self.config.model.name, "labels": self.labels.names, "metrics": self._metrics}
 
 
 def load(run_dir: str | Path, device: str = "cpu") -> Predictor:
