@@ -12,7 +12,7 @@ from pathlib import Path
 
 import typer
 
-from fenlei.errors import ERROR_FILE_ENV, FenleiError
+from fenlei.errors import ERROR_FILE_ENV, FenleiError, TrainingInterrupted
 
 app = typer.Typer(
     add_completion=False,
@@ -33,7 +33,12 @@ def train(
     output: Path = typer.Option(
         None, "--output", "-o", help="Run directory (default runs/<data>-<model>-<time>)."
     ),
-    resume: bool = typer.Option(False, "--resume", help="Continue the run in -o from its last checkpoint."),
+    resume: Path = typer.Option(
+        None,
+        "--resume",
+        help="Continue this run directory from its last checkpoint, with its saved config.yaml "
+        "(--set may change train.epochs and other keys that do not change the results so far).",
+    ),
     overwrite: bool = typer.Option(False, "--overwrite", help="Delete -o first if it holds a run."),
     quiet: bool = typer.Option(
         False, "--quiet", "-q", help="No progress bar or tables; only the final line."
@@ -44,13 +49,19 @@ def train(
     from fenlei.training.pipeline import final_line
     from fenlei.training.pipeline import train as run_train
 
-    cfg = load_config(config, set_ or [])
-    if resume and output is None:
-        raise FenleiError("--resume needs -o RUN_DIR: the run to continue")
-    if overwrite and output is not None and output.exists() and not resume:
+    if resume is not None:
+        from fenlei.training.pipeline import config_for_resume
+
+        if output is not None and output.resolve() != resume.resolve():
+            raise FenleiError(f"--resume {resume} and -o {output} name different runs; give only --resume")
+        cfg, output = config_for_resume(resume, config, set_ or []), resume
+    else:
+        cfg = load_config(config, set_ or [])
+    if overwrite and output is not None and output.exists() and resume is None:
         shutil.rmtree(output)
-    result = run_train(cfg, output, quiet=quiet, resume=resume)
-    print(final_line(result.metrics, result.run_dir))
+    result = run_train(cfg, output, quiet=quiet, resume=resume is not None)
+    if result.is_main:  # under torchrun only rank 0 prints
+        print(final_line(result.metrics, result.run_dir))
 
 
 @app.command()
@@ -274,9 +285,14 @@ def _record_error(line: str) -> None:
 
 
 def main() -> None:
-    """Console entry point: user errors become one line and exit code 2."""
+    """Console entry point: user errors become one line and exit code 2 (130 when interrupted)."""
+
     try:
         app()
+    except TrainingInterrupted as err:  # a checkpoint was saved: exit like an interrupted command
+        print(f"interrupted: {err}", file=sys.stderr)
+        _record_error(f"interrupted: {err}")
+        sys.exit(130)
     except FenleiError as err:
         print(f"error: {err}", file=sys.stderr)
         _record_error(f"error: {err}")

@@ -39,6 +39,10 @@ class DataConfig:
     labeled_per_class: int = 0  # keep N labelled train examples per class, the rest become unlabelled
     multi_label: bool = False  # each text has a list of labels (JSONL list, or label_separator)
     label_separator: str = "|"  # splits a multi-label cell in TSV/CSV, e.g. sports|politics
+    # true | false | auto: read train row by row into an encoded, memory-mapped corpus in the run
+    # directory instead of into memory; auto does so for a tsv/csv/jsonl train file over the threshold
+    streaming: bool | str = "auto"
+    streaming_threshold_mb: int = 512  # size of the train file above which auto streams
 
     def __post_init__(self) -> None:
         if self.labeled_per_class < 0:
@@ -49,6 +53,15 @@ class DataConfig:
         _range("data.dev_ratio", self.dev_ratio, 0.0, 0.9, low_open=True)
         _positive("data.max_length", self.max_length)
         _choice("data.truncation", self.truncation, ("head", "tail", "head+tail"))
+        if isinstance(self.streaming, str) and self.streaming.lower() in ("true", "false"):
+            self.streaming = self.streaming.lower() == "true"  # a quoted "true" in YAML
+        if isinstance(self.streaming, str) and self.streaming != "auto":
+            raise ConfigError(f"data.streaming must be true, false or auto, got {self.streaming!r}")
+        _positive("data.streaming_threshold_mb", self.streaming_threshold_mb)
+        if self.streaming is True:
+            from fenlei.data.streaming import check_streaming_data
+
+            check_streaming_data(self)
 
 
 @dataclass
@@ -155,13 +168,21 @@ class TrainConfig:
     threshold: str = "global"  # multi-label: decision threshold tuned on dev, global | per_label
     ema: float = 0.0  # decay of a moving average of the weights that is evaluated and saved; 0 = off
     report: bool = True  # write report.html and plots/ into the run directory at the end
+    # Resume points besides each evaluation: every N optimiser steps (0 = off) and whenever this
+    # many minutes passed since the last one (0 = off), so a kill loses little work.
+    checkpoint_every: int = 0
+    checkpoint_minutes: float = 10.0
+    # torch deterministic algorithms (and CUBLAS workspace config on GPU): identical runs under a
+    # seed, at some speed cost on GPU.
+    deterministic: bool = False
 
     def __post_init__(self) -> None:
         for key in ("epochs", "batch_size", "accumulate"):
             _positive(f"train.{key}", getattr(self, key))
         if self.lr <= 0:
             raise ConfigError("train.lr must be > 0")
-        for key in ("eval_batch_size", "grad_clip", "eval_every", "patience", "min_delta", "threads"):
+        nonneg = ("eval_batch_size", "grad_clip", "eval_every", "patience", "min_delta", "threads")
+        for key in (*nonneg, "checkpoint_every", "checkpoint_minutes"):
             if getattr(self, key) < 0:
                 raise ConfigError(f"train.{key} must be >= 0")
         _choice("train.precision", self.precision, ("auto", "fp32", "fp16", "bf16"))

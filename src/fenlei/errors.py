@@ -27,5 +27,9 @@ class ModelError(FenleiError):
     """A model name is unknown or a model cannot be built from the given settings."""
 
 
+class TrainingInterrupted(FenleiError):
+    """SIGINT/SIGTERM stopped training after a step; the checkpoint to resume from is saved."""
+
+
 class RunDirError(FenleiError):
     """A run directory is missing files or holds files that cannot be read."""

@@ -97,10 +97,12 @@ class History(Callback):
             writer.writerows(self.rows)
 
     def state_dict(self) -> dict:
-        return {"rows": self.rows}
+        return {"rows": self.rows, "sums": self._sums, "count": self._count}
 
     def load_state_dict(self, state: dict) -> None:
         self.rows = list(state.get("rows", []))
+        self._sums = dict(state.get("sums", {}))
+        self._count = int(state.get("count", 0))
 
 
 class TensorBoard(Callback):
@@ -113,7 +115,9 @@ class TensorBoard(Callback):
     def on_train_begin(self, trainer) -> None:
         from torch.utils.tensorboard import SummaryWriter  # slow import: only when used
 
-        self.writer = SummaryWriter(str(self.log_dir))
+        # A resumed run drops the events logged after its checkpoint, so curves do not fold back.
+        purge = trainer.state.step + 1 if trainer.state.step else None
+        self.writer = SummaryWriter(str(self.log_dir), purge_step=purge)
 
     def on_step_end(self, trainer, logs: dict) -> None:
         for k, v in logs.items():

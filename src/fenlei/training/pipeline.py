@@ -8,6 +8,7 @@ never looks finished.
 from __future__ import annotations
 
 import logging
+import os
 import random
 import resource
 import shutil
@@ -26,7 +27,7 @@ from fenlei.data.hf_encoder import HFEncoder
 from fenlei.data.loading import Splits, load_splits
 from fenlei.data.multilabel import resolve_config as resolve_multi_label
 from fenlei.data.semi import UDABatches
-from fenlei.errors import ConfigError, FenleiError
+from fenlei.errors import ConfigError, FenleiError, TrainingInterrupted
 from fenlei.evaluation.multilabel import (
     THRESHOLDS_FILE,
     decide,
@@ -37,9 +38,9 @@ from fenlei.evaluation.multilabel import (
 from fenlei.models import create_model, eval_batch_size
 from fenlei.objectives import build_objective
 from fenlei.training import callbacks as cb
-from fenlei.training import state_io
-from fenlei.training.train_data import prepare_train_data, save_cache
-from fenlei.training.trainer import Trainer
+from fenlei.training import distributed, state_io
+from fenlei.training.train_data import AUGMENT_DIR, prepare_train_data, save_cache
+from fenlei.training.trainer import Trainer, resolve_device
 
 log = logging.getLogger("fenlei")
 
@@ -50,6 +51,7 @@ class RunResult:
 
     run_dir: Path
     metrics: dict
+    is_main: bool = True  # False on torchrun ranks other than 0, which wrote nothing
 
 
 def seed_everything(seed: int) -> None:
@@ -100,10 +102,28 @@ def build_embeddings(cfg: Config, encoder: VocabEncoder) -> tuple[np.ndarray | N
 def train(
     cfg: Config, run_dir: str | Path | None = None, *, quiet: bool = False, resume: bool = False
 ) -> RunResult:
-    """Train the configured model, evaluate on dev and test, and write the run directory."""
+    """Train the configured model, evaluate on dev and test, and write the run directory.
+
+    Under ``torchrun`` every rank calls this; rank 0 writes the run directory.
+    """
+    device = resolve_device(cfg.train.device)
+    if device.type == "cuda" and distributed.launched_world_size() > 1:
+        device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
+    ctx = distributed.init_distributed(device)
+    try:
+        return _train(cfg, run_dir, quiet=quiet, resume=resume, ctx=ctx, device=device)
+    finally:
+        distributed.shutdown(ctx)
+
+
+def _train(
+    cfg: Config, run_dir: str | Path | None, *, quiet: bool, resume: bool, ctx, device: torch.device
+) -> RunResult:
     t_start = time.perf_counter()
     if cfg.train.threads:
         torch.set_num_threads(cfg.train.threads)
+    if cfg.train.deterministic:
+        set_deterministic()
     seed_everything(cfg.train.seed)
     resolve_multi_label(cfg)  # a Config built in Python: multi-label means bce
     splits = load_splits(cfg.data)
@@ -153,20 +173,29 @@ def train(
         encoder.pad_id,
     )
 
-    _prepare_run_dir(run_dir, resume)
+    if ctx.enabled:
+        train_b = distributed.ShardedBatches(train_b, ctx)
+    main = ctx.is_main
+    distributed.run_on_main(ctx, lambda: _prepare_run_dir(run_dir, resume))
     try:
-        save_cache(data, run_dir)
-        cfg.save(run_dir / "config.yaml")
-        splits.labels.save(run_dir / "labels.json")
-        encoder.save(run_dir)
-        callbacks = [cb.EarlyStopping(cfg.train.patience), cb.History(run_dir / "history.csv")]
-        if cfg.train.tensorboard:
+        if main:
+            save_cache(data, run_dir)
+            cfg.save(run_dir / "config.yaml")
+            splits.labels.save(run_dir / "labels.json")
+            encoder.save(run_dir)
+        elif data.cache is not None and data.cache.resolve() != (run_dir / AUGMENT_DIR).resolve():
+            shutil.rmtree(data.cache, ignore_errors=True)  # rank 0 keeps the run's copy
+        # Every rank stops early on the same (gathered) metrics; only rank 0 logs and prints.
+        callbacks: list = [cb.EarlyStopping(cfg.train.patience)]
+        if main:
+            callbacks.append(cb.History(run_dir / "history.csv"))
+        if main and cfg.train.tensorboard:
             callbacks.append(cb.TensorBoard(run_dir / "tb"))
-        if not quiet:
+        if main and not quiet:
             if cfg.train.progress:
                 callbacks.append(cb.ProgressBar())
             callbacks.append(cb.EpochTable(cfg.train.metric))
-            _print_plan(cfg, splits, encoder, model, vec_info)
+            _print_plan(cfg, splits, encoder, model, vec_info, ctx)
         trainer = Trainer(
             model,
             objective,
@@ -179,17 +208,20 @@ def train(
             checkpoint_dir=run_dir / "checkpoints",
             eval_objective=eval_objective,
             multi_label=cfg.data.multi_label,
+            dist=ctx,
+            device=device,
         )
         t_train = time.perf_counter()
         state = trainer.fit(resume=resume)
         train_seconds = time.perf_counter() - t_train
         trainer.load_best()
-        state_io.save_tensors(run_dir / "model.safetensors", state_io.model_tensors(trainer.model))
-        if hasattr(model, "save_pretrained"):  # a Hugging Face folder next to fenlei's own files
+        if main:
+            state_io.save_tensors(run_dir / "model.safetensors", state_io.model_tensors(trainer.model))
+        if main and hasattr(model, "save_pretrained"):  # a Hugging Face folder next to fenlei's own
             from fenlei.data.hf_encoder import HF_DIR
 
             model.save_pretrained(run_dir / HF_DIR, splits.labels.names)
-        metrics = _final_metrics(cfg, trainer, splits, encoder, dev_b, run_dir)
+        metrics = _final_metrics(cfg, trainer, splits, encoder, dev_b, run_dir if main else None)
         metrics["train"] = {
             "best_step": state.best_step,
             "steps": state.step,
@@ -202,6 +234,8 @@ def train(
             "peak_rss_mb": _peak_rss_mb(),
             "device": str(trainer.device),
             "precision": str(trainer.amp_dtype or torch.float32).removeprefix("torch."),
+            "world_size": ctx.world_size,
+            "effective_batch_size": cfg.train.batch_size * cfg.train.accumulate * ctx.world_size,
         }
         metrics["data"] = {
             "train": len(splits.train),
@@ -215,13 +249,76 @@ def train(
             "skipped": splits.notes,
             **vec_info,
         }
-        state_io.write_json(run_dir / "metrics.json", metrics)
+        if main:
+            state_io.write_json(run_dir / "metrics.json", metrics)
+    except TrainingInterrupted as err:
+        if main:
+            (run_dir / "FAILED").write_text(f"{err}; continue with: fenlei train --resume {run_dir}\n")
+        raise TrainingInterrupted(f"{err}; continue with: fenlei train --resume {run_dir}") from None
     except BaseException:
-        (run_dir / "FAILED").write_text("training did not finish; metrics.json was not written\n")
+        if main:
+            (run_dir / "FAILED").write_text("training did not finish; metrics.json was not written\n")
         raise
-    if cfg.train.report:
+    if main and cfg.train.report:
         _write_report(run_dir)
-    return RunResult(run_dir, metrics)
+    return RunResult(run_dir, metrics, main)
+
+
+# Keys a resumed run may change: they do not alter what was trained so far.
+RESUME_FREE = {
+    "train": {
+        "epochs",
+        "patience",
+        "progress",
+        "threads",
+        "tensorboard",
+        "report",
+        "checkpoint_every",
+        "checkpoint_minutes",
+        "device",
+        "eval_batch_size",
+    },
+}
+
+
+def config_for_resume(run_dir: Path, config: str | Path | None, overrides: list[str]) -> Config:
+    """The config a resumed run continues with: its saved config.yaml plus ``overrides``.
+
+    A config file given as well must agree with the saved one except on RESUME_FREE keys.
+    """
+    from fenlei.config import load_config
+
+    saved_path = Path(run_dir) / "config.yaml"
+    if not saved_path.is_file():
+        raise FenleiError(
+            f"{run_dir}: no config.yaml, so this is not a run to resume; train without --resume"
+        )
+    saved = load_config(saved_path, overrides)
+    if config is None:
+        return saved
+    given = load_config(config, overrides)
+    a, b = saved.to_dict(), given.to_dict()
+    changed = [
+        f"{section}.{key}"
+        for section in a
+        for key in a[section]
+        if a[section][key] != b.get(section, {}).get(key) and key not in RESUME_FREE.get(section, ())
+    ]
+    if changed:
+        raise FenleiError(
+            f"{config} differs from the config {run_dir} was trained with in {', '.join(changed)}; "
+            "resume without a config (the saved one is used) or start a new run"
+        )
+    return given
+
+
+def set_deterministic() -> None:
+    """torch's deterministic algorithms (an error names any op that has none) and the cuBLAS
+    workspace setting they need on GPU. Batches are built in this process: no loader workers to seed."""
+    os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+    torch.use_deterministic_algorithms(True)
+    if torch.backends.cudnn.is_available():
+        torch.backends.cudnn.benchmark = False
 
 
 def _write_report(run_dir: Path) -> None:
@@ -238,16 +335,23 @@ def _write_report(run_dir: Path) -> None:
         )
 
 
-def _final_metrics(cfg: Config, trainer: Trainer, splits: Splits, encoder, dev_b, run_dir: Path) -> dict:
+def _final_metrics(
+    cfg: Config, trainer: Trainer, splits: Splits, encoder, dev_b, run_dir: Path | None
+) -> dict:
+    """Dev and test metrics of the best weights; predictions.tsv (and thresholds) into ``run_dir``
+    unless it is None (a DDP rank other than 0, which only helps evaluate)."""
     dev_metrics, dev_probs = trainer.evaluate(dev_b)
     thresholds = None
     if cfg.data.multi_label:
         # Decision thresholds are tuned on dev once the best weights are back, then used for the
         # reported dev/test metrics and saved for evaluate/predict.
         thresholds = tune_thresholds(dev_b.labels, dev_probs, cfg.train.threshold)
-        save_thresholds(run_dir / THRESHOLDS_FILE, splits.labels.names, thresholds, cfg.train.threshold)
+        if run_dir is not None:
+            save_thresholds(run_dir / THRESHOLDS_FILE, splits.labels.names, thresholds, cfg.train.threshold)
         dev_metrics = _rescore(dev_metrics, dev_b.labels, dev_probs, splits, thresholds)
     metrics = {"dev": dev_metrics, "metric": cfg.train.metric}
+    if splits.test is None and run_dir is None:
+        return metrics
     if splits.test is None:  # the report still gets per-text predictions: dev's
         _write_predictions(
             run_dir / "predictions.tsv",
@@ -272,6 +376,8 @@ def _final_metrics(cfg: Config, trainer: Trainer, splits: Splits, encoder, dev_b
         test_metrics = _rescore(test_metrics, test_b.labels, probs, splits, thresholds)
     test_metrics["texts_per_second"] = len(splits.test) / max(seconds, 1e-9)
     metrics["test"] = test_metrics
+    if run_dir is None:
+        return metrics
     _write_predictions(
         run_dir / "predictions.tsv",
         splits,
@@ -352,7 +458,7 @@ def _peak_rss_mb() -> float:
     return rss / (1024 * 1024) if sys.platform == "darwin" else rss / 1024
 
 
-def _print_plan(cfg: Config, splits: Splits, encoder, model, vec_info: dict) -> None:
+def _print_plan(cfg: Config, splits: Splits, encoder, model, vec_info: dict, ctx=distributed.SINGLE) -> None:
     from rich.console import Console
 
     console = Console(stderr=True, highlight=False)
@@ -367,6 +473,13 @@ def _print_plan(cfg: Config, splits: Splits, encoder, model, vec_info: dict) -> 
         console.print(
             f"vectors {vec_info['vectors']} ({vec_info['vectors_dim']}d): "
             f"{vec_info['vocab_oov_rate']:.1%} of the vocabulary not covered"
+        )
+    if ctx.enabled:
+        t = cfg.train
+        console.print(
+            f"distributed: {ctx.world_size} processes ({ctx.backend}) x batch {t.batch_size} x accumulate "
+            f"{t.accumulate} = {ctx.world_size * t.batch_size * t.accumulate} texts per step; "
+            f"lr {t.lr:g} as configured (not scaled with the world size)"
         )
 
 

@@ -1,7 +1,10 @@
 """The one training loop. Every model and objective trains here; callbacks only observe.
 
 Resumable: the last checkpoint holds model, optimiser, scheduler, RNG states, the step,
-the position inside the epoch and the callbacks' state, all as safetensors + JSON.
+the position inside the epoch and the callbacks' state, all as safetensors + JSON. It is
+written at each evaluation, every ``train.checkpoint_every`` steps, every
+``train.checkpoint_minutes`` and when SIGINT/SIGTERM asks the run to stop. Under torchrun the
+same loop runs data-parallel (training/distributed.py).
 """
 
 from __future__ import annotations
@@ -10,6 +13,8 @@ import contextlib
 import dataclasses
 import json
 import math
+import signal
+import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -18,11 +23,19 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from fenlei.errors import ConfigError
+from fenlei.errors import ConfigError, TrainingInterrupted
 from fenlei.evaluation.metrics import is_better
 from fenlei.evaluation.multilabel import probabilities, score
 from fenlei.training import state_io
 from fenlei.training.callbacks import Callback
+from fenlei.training.distributed import (
+    SINGLE,
+    DistContext,
+    any_rank,
+    broadcast_module,
+    gather_tensors,
+    sum_arrays,
+)
 from fenlei.training.ema import WeightEMA
 from fenlei.training.optim import build_optimizer, build_scheduler
 
@@ -37,6 +50,8 @@ class TrainState:
     best_metric: float | None = None  # best dev value of the chosen metric so far
     best_step: int = 0  # step at which it was reached
     stopped_early: bool = False
+    epoch_sums: dict = dataclasses.field(default_factory=dict)  # this epoch's loss parts x texts so far
+    epoch_seen: int = 0  # texts of this epoch trained on so far
 
 
 def resolve_device(name: str) -> torch.device:
@@ -103,10 +118,24 @@ class Trainer:
         checkpoint_dir: Path | None = None,
         eval_objective: Callable[[torch.nn.Module, dict], dict] | None = None,
         multi_label: bool = False,
+        dist: DistContext = SINGLE,
+        device: torch.device | None = None,
     ) -> None:
         self.cfg = train_cfg
-        self.device = resolve_device(train_cfg.device)
+        self.dist = dist
+        self.device = device or resolve_device(train_cfg.device)
         self.model = model.to(self.device)
+        # The objective calls the DDP wrapper (gradients are averaged over ranks); evaluation and
+        # checkpoints use the bare model.
+        self.train_model = self.model
+        if dist.enabled:
+            from torch.nn.parallel import DistributedDataParallel
+
+            ids = [self.device.index] if self.device.type == "cuda" else None
+            # Some families leave parameters out of a step (e.g. a pooler no head reads).
+            self.train_model = DistributedDataParallel(
+                self.model, device_ids=ids, find_unused_parameters=True
+            )
         self.objective = objective
         # Dev loss is plain CE even when training adds noise/consistency terms.
         self.eval_objective = eval_objective or objective
@@ -127,6 +156,8 @@ class Trainer:
         self.state = TrainState()
         self.last_metrics: dict = {}
         self._stop = False
+        self._signal: str | None = None  # name of the signal that asked the run to stop
+        self._last_save = time.monotonic()
 
     # ------------------------------------------------------------------ the loop
     def fit(self, resume: bool = False) -> TrainState:
@@ -134,54 +165,112 @@ class Trainer:
         if resume:
             self.load_checkpoint()
         self._emit("on_train_begin")
-        cfg = self.cfg
+        with self._stop_on_signals():
+            self._loop()
+        self._emit("on_train_end")
+        return self.state
+
+    def _loop(self) -> None:
+        cfg, state = self.cfg, self.state
         self.model.train()
-        while self.state.epoch < cfg.epochs and not self._stop:
+        self._last_save = time.monotonic()
+        while state.epoch < cfg.epochs and not self._stop:
             epoch_start = time.perf_counter()
-            self.train_batches.set_epoch(self.state.epoch)
+            self.train_batches.set_epoch(state.epoch)
             order = self.train_batches.order()
             self._emit("on_epoch_begin", len(order))
-            sums: dict[str, float] = {}
-            seen = 0
-            for bi in range(self.state.batch_in_epoch, len(order)):
+            for bi in range(state.batch_in_epoch, len(order)):
                 batch = to_device(self.train_batches.batch(order[bi]), self.device)
                 # Share of training done, for objectives that anneal (UDA's TSA).
-                batch["progress"] = self.state.step / max(self.total_steps, 1)
-                with self._autocast():
-                    out = self.objective(self.model, batch)
-                self.scaler.scale(out["loss"] / cfg.accumulate).backward()
-                self.state.batch_in_epoch = bi + 1
+                batch["progress"] = state.step / max(self.total_steps, 1)
+                last_micro = not (bi + 1) % cfg.accumulate or bi + 1 == len(order)
+                with self._autocast(), self._grad_sync(last_micro):
+                    out = self.objective(self.train_model, batch)
+                    self.scaler.scale(out["loss"] / cfg.accumulate).backward()
+                state.batch_in_epoch = bi + 1
                 n = int(batch["input_ids"].shape[0])
-                seen += n
+                state.epoch_seen += n
                 parts = _scalars(out)
                 for k, v in parts.items():
-                    sums[k] = sums.get(k, 0.0) + v * n
-                if (bi + 1) % cfg.accumulate and bi + 1 != len(order):
+                    state.epoch_sums[k] = state.epoch_sums.get(k, 0.0) + v * n
+                if not last_micro:
                     continue
                 self._optimizer_step()
                 logs = parts | {"lr": self.current_lr(), "batch_size": n}
                 self._emit("on_step_end", logs)
-                if cfg.eval_every and self.state.step % cfg.eval_every == 0:
+                evaluated = bool(cfg.eval_every and state.step % cfg.eval_every == 0)
+                if evaluated:
                     self._evaluate_and_save()
+                self._checkpoint_or_stop(evaluated, bi + 1 == len(order))
                 if self._stop:
                     break
-            if self._stop and self.state.batch_in_epoch < len(order):
+            if self._stop and state.batch_in_epoch < len(order):
                 break
-            train_means = {k: v / max(seen, 1) for k, v in sums.items()}
-            self.state.epoch += 1
-            self.state.batch_in_epoch = 0
+            train_means = {k: v / max(state.epoch_seen, 1) for k, v in state.epoch_sums.items()}
+            state.epoch += 1
+            state.batch_in_epoch = 0
+            state.epoch_sums, state.epoch_seen = {}, 0
             if not cfg.eval_every:
                 self._evaluate_and_save()
             summary = {
-                "epoch": self.state.epoch,
+                "epoch": state.epoch,
                 "train": train_means,
                 "dev": self.last_metrics,
                 "seconds": time.perf_counter() - epoch_start,
-                "best": self.state.best_step == self.state.step,
+                "best": state.best_step == state.step,
             }
             self._emit("on_epoch_end", summary)
-        self._emit("on_train_end")
-        return self.state
+
+    def _grad_sync(self, sync: bool):
+        """DDP averages gradients only on the last micro-batch of an accumulated step."""
+        if self.train_model is self.model or sync:
+            return contextlib.nullcontext()
+        return self.train_model.no_sync()
+
+    def _checkpoint_or_stop(self, just_saved: bool, epoch_end: bool) -> None:
+        """Save a resume point when one is due; after SIGINT/SIGTERM save one and stop the run."""
+        cfg = self.cfg
+        due = bool(cfg.checkpoint_every and self.state.step % cfg.checkpoint_every == 0)
+        minutes = cfg.checkpoint_minutes
+        due = due or bool(minutes and time.monotonic() - self._last_save >= 60 * minutes)
+        # Ranks must agree (saving gathers RNG states); one all-reduce carries both flags.
+        signalled, due = any_rank(self.dist, self._signal is not None, due)
+        if (due or signalled) and not just_saved and not (epoch_end and not cfg.eval_every):
+            self.save_checkpoint()
+        if signalled:
+            self._stop = True
+            self._interrupted = True
+
+    @contextlib.contextmanager
+    def _stop_on_signals(self):
+        """SIGINT/SIGTERM finish the current step, save a checkpoint and end the run; a second
+        SIGINT stops at once. Handlers can only be set from the main thread."""
+        self._interrupted = False
+        if threading.current_thread() is not threading.main_thread():
+            yield
+            return
+        previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+
+        def handler(signum, frame):
+            self._signal = signal.Signals(signum).name
+            for sig, old in previous.items():
+                signal.signal(sig, old)
+
+        for sig in previous:
+            signal.signal(sig, handler)
+        try:
+            yield
+        finally:
+            for sig, old in previous.items():
+                signal.signal(sig, old)
+        if self._interrupted:
+            where = (
+                f"step {self.state.step} (epoch {self.state.epoch + 1}, batch {self.state.batch_in_epoch})"
+            )
+            saved = (
+                "" if self.checkpoint_dir is None else f"; checkpoint saved in {self.checkpoint_dir / 'last'}"
+            )
+            raise TrainingInterrupted(f"stopped by {self._signal or 'a signal'} at {where}{saved}")
 
     def _optimizer_step(self) -> None:
         if self.cfg.grad_clip:
@@ -241,8 +330,11 @@ class Trainer:
         n = len(batches.seqs)
         probs = np.zeros((n, len(self.label_names)), dtype=np.float32)
         loss_sum, count = 0.0, 0
+        # Under DDP each rank scores every world-th batch; the sums below join the shares.
+        mine = batches.order()[self.dist.rank :: self.dist.world_size]
         with torch.inference_mode(), self._autocast():
-            for raw in batches:
+            for indices in mine:
+                raw = batches.batch(indices)
                 batch = to_device(raw, self.device)
                 if "labels" in batch and with_metrics:
                     out = self.eval_objective(self.model, batch)
@@ -253,6 +345,9 @@ class Trainer:
                     logits = self.model(batch)
                 probs[raw["index"].numpy()] = probabilities(logits, self.multi_label).cpu().numpy()
         self.model.train(was_training)
+        if self.dist.enabled:
+            probs, totals = sum_arrays(self.dist, probs, np.array([loss_sum, count], dtype=np.float64))
+            loss_sum, count = float(totals[0]), int(totals[1])
         if not with_metrics or batches.labels is None:
             return {}, probs
         metrics = score(batches.labels, probs, self.label_names, self.multi_label)
@@ -261,30 +356,46 @@ class Trainer:
 
     # ------------------------------------------------------------------ checkpoints
     def save_best(self) -> None:
-        """Weights of the best model so far: checkpoints/best.safetensors."""
-        if self.checkpoint_dir is None:
+        """Weights of the best model so far: checkpoints/best.safetensors (written by rank 0)."""
+        if self.checkpoint_dir is None or not self.dist.is_main:
             return
         self.checkpoint_dir.mkdir(parents=True, exist_ok=True)
         state_io.save_tensors(self.checkpoint_dir / "best.safetensors", state_io.model_tensors(self.model))
 
     def load_best(self) -> bool:
-        """Put the best weights back into the model; False if none were saved."""
+        """Put the best weights back into the model; False if none were saved.
+
+        Under DDP rank 0 reads them and sends them to the other ranks (no shared disk needed).
+        """
         path = None if self.checkpoint_dir is None else self.checkpoint_dir / "best.safetensors"
-        if path is None or not path.is_file():
+        found = any_rank(self.dist, self.dist.is_main and path is not None and path.is_file())[0]
+        if not found:
             return False
-        self.model.load_state_dict(state_io.read_tensors(path))
+        if self.dist.is_main:
+            self.model.load_state_dict(state_io.read_tensors(path))
+        broadcast_module(self.dist, self.model)
         return True
 
     def save_checkpoint(self) -> None:
-        """Everything needed to resume, in checkpoints/last/ (swapped in atomically)."""
+        """Everything needed to resume, in checkpoints/last/ (swapped in atomically).
+
+        Under DDP every rank calls this (their RNG states are gathered); rank 0 writes.
+        """
+        self._last_save = time.monotonic()
         if self.checkpoint_dir is None:
+            return
+        rng_meta, rng_tensors = state_io.rng_state()
+        if self.dist.enabled:  # each rank's dropout stream, so a resumed DDP run repeats it
+            for rank, part in enumerate(gather_tensors(self.dist, rng_tensors["rng.torch"])):
+                rng_tensors[f"rng.torch.rank{rank}"] = part
+        if not self.dist.is_main:
             return
         final = self.checkpoint_dir / "last"
         tmp = self.checkpoint_dir / "last.tmp"
         tmp.mkdir(parents=True, exist_ok=True)
         tensors: dict[str, torch.Tensor] = {}
         optim_meta = state_io.split_state(self.optimizer.state_dict(), "optim", tensors)
-        rng_meta, rng_tensors = state_io.rng_state()
+        rng_meta["world_size"] = self.dist.world_size
         tensors.update(rng_tensors)
         if self.ema is not None:
             tensors.update(self.ema.tensors())
@@ -317,6 +428,9 @@ class Trainer:
             self.scaler.load_state_dict(meta["scaler"])
         self.state = TrainState(**meta["state"])
         self.last_metrics = meta.get("last_metrics", {})
+        own = tensors.get(f"rng.torch.rank{self.dist.rank}")
+        if own is not None and meta["rng"].get("world_size") == self.dist.world_size:
+            tensors["rng.torch"] = own
         state_io.set_rng_state(meta["rng"], tensors)
         if self.ema is not None and meta.get("ema_updates") is not None:
             self.ema.load(tensors, meta["ema_updates"])
