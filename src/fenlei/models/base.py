@@ -29,6 +29,8 @@ class TextModel(nn.Module):
     tokenizer_kinds: ClassVar[tuple[str, ...]] = ("word", "char", "jieba")
     # Inference batch when train.eval_batch_size is 0: large for the cheap classic models.
     eval_batch_size: ClassVar[int] = 256
+    # DDP must look for parameters a step leaves without gradient (costs a graph walk per step).
+    ddp_find_unused: ClassVar[bool] = False
     encoder_type: ClassVar[str] = "vocab"  # vocab (fenlei tokenizer + vocabulary) | hf (the model's own)
 
     def __init__(

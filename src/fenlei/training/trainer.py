@@ -133,8 +133,9 @@ class Trainer:
 
             ids = [self.device.index] if self.device.type == "cuda" else None
             # Some families leave parameters out of a step (e.g. a pooler no head reads).
+            unused = getattr(self.model, "ddp_find_unused", True)
             self.train_model = DistributedDataParallel(
-                self.model, device_ids=ids, find_unused_parameters=True
+                self.model, device_ids=ids, find_unused_parameters=unused
             )
         self.objective = objective
         # Dev loss is plain CE even when training adds noise/consistency terms.
