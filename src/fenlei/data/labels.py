@@ -8,10 +8,32 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
-from fenlei.errors import DataError
+from fenlei.errors import DataError, brief, brief_list
 
-_INT = re.compile(r"[+-]?\d+")
+# integer-like labels sort as numbers; past 18 digits they are ids or noise, and int() of a
+# 5000-digit string raises, so those sort as strings
+_INT = re.compile(r"[+-]?\d{1,18}")
 _SHOWN = 20  # label names listed in an error message before "..."
+# More classes than this is refused: the output layer, the per-class metrics and every
+# prediction's probability row grow with it, and such a label column is usually an id or text.
+MAX_CLASSES = 10_000
+
+
+def check_class_count(labels: Iterable[str], source: str = "train") -> None:
+    """Raise a DataError when ``labels`` hold more than MAX_CLASSES distinct values."""
+    labels = list(labels)
+    distinct = len(set(labels))
+    if distinct <= MAX_CLASSES:
+        return
+    why = (
+        "most labels occur once: is data.label_column an id or text column?"
+        if distinct > len(labels) / 2
+        else "merge rare classes, or keep the most frequent ones"
+    )
+    raise DataError(
+        f"{source or 'train'}: {distinct:,} distinct labels, more than the {MAX_CLASSES:,} classes fenlei "
+        f"trains; {why}"
+    )
 
 
 class LabelMap:
@@ -33,12 +55,14 @@ class LabelMap:
         """
         if labels is None:
             raise DataError("train has no labels; set data.label_column to the column that holds them")
+        labels = list(labels)
         distinct = set(labels)
         if not distinct:
             raise DataError("train has no labelled examples")
         if len(distinct) == 1:
             only = next(iter(distinct))
-            raise DataError(f"train has only one class {only!r}; a classifier needs at least two")
+            raise DataError(f"train has only one class {brief(only)!r}; a classifier needs at least two")
+        check_class_count(labels)
         if all(_INT.fullmatch(x) for x in distinct):
             return cls(sorted(distinct, key=lambda x: (int(x), x)))
         return cls(sorted(distinct))
@@ -79,10 +103,11 @@ class LabelMap:
         if unseen == "error" and len(kept) != len(labels):
             counts = Counter(x for x in labels if x not in self._ids)
             label, n = counts.most_common(1)[0]
-            known = ", ".join(self._names[:_SHOWN]) + (", ..." if len(self) > _SHOWN else "")
+            known = brief_list(self._names, _SHOWN)
             more = f" (and {len(counts) - 1} other unseen labels)" if len(counts) > 1 else ""
             raise DataError(
-                f"{where}: label {label!r} ({n} rows){more} never occurs in train (train labels: {known}); "
+                f"{where}: label {brief(label)!r} ({n} rows){more} never occurs in train "
+                f"(train labels: {known}); "
                 "fix the labels or set data.unseen_labels: skip"
             )
         return ids, kept

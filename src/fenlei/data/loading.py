@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from fenlei.data.examples import Examples
-from fenlei.data.labels import LabelMap
+from fenlei.data.labels import LabelMap, check_class_count
 from fenlei.errors import ConfigError, DataError
 
 
@@ -66,6 +66,8 @@ def load_splits(cfg) -> Splits:
     notes: dict[str, int] = {}
     train = read_split(cfg, paths["train"], "train")
     _count_skips(notes, "train", train)
+    if train.labels is not None:  # before the dev split, which would fail on 100k singletons first
+        check_class_count(train.labels, train.source)
     if paths["dev"]:
         dev = read_split(cfg, paths["dev"], "dev")
         _count_skips(notes, "dev", dev)

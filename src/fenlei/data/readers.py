@@ -9,8 +9,8 @@ from pathlib import Path
 
 from fenlei.data import readers_layouts, readers_tabular  # noqa: F401  (registers the readers)
 from fenlei.data.examples import Examples
-from fenlei.data.readers_io import READERS, ReadOptions, config_key
-from fenlei.errors import DataError
+from fenlei.data.readers_io import READERS, ReadOptions, config_key, data_suffix, head_bytes
+from fenlei.errors import DataError, brief
 
 __all__ = ["READERS", "ReadOptions", "detect_format", "read_examples"]
 
@@ -34,6 +34,9 @@ def read_examples(
     """
     path = Path(path).expanduser()
     opts = ReadOptions(text_column, label_column, encoding, split, multi_label, label_separator)
+    if format != "auto" and format not in READERS:
+        choices = ", ".join(READERS.names())
+        raise DataError(f"data.format: unknown reader {brief(format)!r}; choose auto, {choices}")
     name = detect_format(path, opts) if format == "auto" else format
     return READERS.get(name)(path, opts)
 
@@ -43,14 +46,14 @@ def detect_format(path: Path, opts: ReadOptions | None = None) -> str:
 
     A folder is aclimdb; .jsonl/.json is jsonl; .csv is csv; .txt with a class.txt beside it
     is thucnews; anything else is tsv, or cola when its first line is headerless raw CoLA
-    (four fields, the second 0 or 1).
+    (four fields, the second 0 or 1). A trailing .gz is ignored: ``train.tsv.gz`` is tsv.
     """
     opts = opts or ReadOptions()
     if path.is_dir():
         return "aclimdb"
     if not path.exists():
         raise DataError(f"{path} not found; check {config_key(opts.split)}")
-    suffix = path.suffix.lower()
+    suffix = data_suffix(path)
     if suffix in (".jsonl", ".json", ".ndjson"):
         return "jsonl"
     if suffix == ".csv":
@@ -69,11 +72,10 @@ def _looks_like_raw_cola(path: Path, opts: ReadOptions) -> bool:
 
 def _first_line(path: Path, encoding: str) -> str:
     # only a peek: decoding problems are left for the reader, which reports them with a line number
-    with path.open("rb") as f:
-        for raw in f:
-            if raw.strip():
-                try:
-                    return raw.decode(encoding, errors="replace").lstrip("\ufeff")
-                except LookupError:
-                    return ""
+    for raw in head_bytes(path).split(b"\n"):
+        if raw.strip():
+            try:
+                return raw.decode(encoding, errors="replace").lstrip("\ufeff")
+            except LookupError:
+                return ""
     return ""

@@ -17,7 +17,7 @@ from fenlei.data.readers_io import (
     read_text,
     split_lines,
 )
-from fenlei.errors import DataError
+from fenlei.errors import DataError, brief
 
 ACLIMDB_LABELS = ("neg", "pos")
 
@@ -28,7 +28,10 @@ def read_aclimdb(path: Path, opts: ReadOptions) -> Examples:
     folder = aclimdb_split_dir(path, opts.split)
     rows = RowCollector(folder, opts.label_column is not None)
     for label in ACLIMDB_LABELS:
-        for file in sorted((folder / label).glob("*.txt")):
+        files = sorted((folder / label).glob("*.txt"))
+        if not files:
+            raise DataError(f"{folder / label}: no .txt reviews; pos/ and neg/ each need one file per review")
+        for file in files:
             # reviews hold HTML line breaks; a tokenizer would otherwise see "<br" as a word
             text = read_text(file, opts.encoding, opts.split, allow_empty=True).replace("<br />", " ")
             rows.add(1, text, label)
@@ -76,11 +79,11 @@ def read_thucnews(path: Path, opts: ReadOptions) -> Examples:
         if len(cells) != 2:
             raise fail(path, i, f"expected 2 tab-separated fields (title, class index), found {len(cells)}")
         index = cells[1].strip()
-        if not index.isdigit():
-            raise fail(path, i, f"class index {index!r} is not a number; each line is title<TAB>index")
-        if int(index) >= len(classes):
+        if not index.isdecimal():  # not isdigit: int() refuses superscripts such as "²"
+            raise fail(path, i, f"class index {brief(index)!r} is not a number; each line is title<TAB>index")
+        if len(index) > 9 or int(index) >= len(classes):  # the length check spares int() 5000 digits
             listed = f"class.txt lists {len(classes)} classes, numbered from 0"
-            raise fail(path, i, f"class index {index} is out of range; {listed}")
+            raise fail(path, i, f"class index {brief(index)} is out of range; {listed}")
         rows.add(i, cells[0], classes[int(index)])
     return rows.result()
 

@@ -13,7 +13,16 @@ import json
 from pathlib import Path
 
 from fenlei.data.examples import Examples
-from fenlei.data.readers_io import READERS, ReadOptions, RowCollector, fail, read_text, split_lines
+from fenlei.data.readers_io import (
+    READERS,
+    ReadOptions,
+    RowCollector,
+    fail,
+    read_text,
+    replace_lone_surrogates,
+    split_lines,
+)
+from fenlei.errors import brief_list
 
 Row = tuple[int, list[str]]  # (1-based line number, cells)
 
@@ -28,9 +37,28 @@ def read_tsv(path: Path, opts: ReadOptions) -> Examples:
 
 @READERS.register("csv")
 def read_csv(path: Path, opts: ReadOptions) -> Examples:
-    """Comma-separated text with standard double-quote quoting (fields may span lines)."""
+    """Comma-separated text with standard double-quote quoting (fields may span lines).
+
+    A quote that is never closed is an error naming the line it opens on (the lenient csv
+    module would swallow the rest of the file into one field); stray quotes inside unquoted
+    fields are read as ordinary characters.
+    """
     text = read_text(path, opts.encoding, opts.split)
-    reader = csv.reader(io.StringIO(text, newline=""))
+    # no field is longer than the file: the module's 128 KB default would refuse a long review
+    limit = csv.field_size_limit()
+    csv.field_size_limit(max(limit, len(text) + 1))
+    try:
+        try:
+            rows = _csv_rows(path, text, strict=True)
+        except csv.Error:  # a stray quote inside a field (it "quoted" start): read it leniently
+            rows = _csv_rows(path, text, strict=False)
+    finally:
+        csv.field_size_limit(limit)
+    return _table(path, rows, opts, "comma")
+
+
+def _csv_rows(path: Path, text: str, strict: bool) -> list[Row]:
+    reader = csv.reader(io.StringIO(text, newline=""), strict=strict)
     rows: list[Row] = []
     start = 1
     try:
@@ -39,8 +67,13 @@ def read_csv(path: Path, opts: ReadOptions) -> Examples:
                 rows.append((start, cells))
             start = reader.line_num + 1
     except csv.Error as err:
+        if "end of data" in str(err):  # strict mode's only word for a quote still open at the end
+            unclosed = "a quoted field opens here and never closes; close or remove the quote"
+            raise fail(path, start, unclosed) from None
+        if strict:
+            raise
         raise fail(path, start, f"cannot parse CSV ({err}); check for an unbalanced quote") from None
-    return _table(path, rows, opts, "comma")
+    return rows
 
 
 @READERS.register("jsonl")
@@ -100,19 +133,21 @@ def _label_field(path: Path, line: int, obj: dict, opts: ReadOptions) -> str | l
         )
     if not all(isinstance(v, (str, int, float)) and not isinstance(v, bool) for v in value):
         raise fail(path, line, f"{opts.label_column!r} must be a list of label names (strings)")
-    return [str(v) for v in value]
+    return [replace_lone_surrogates(v) if isinstance(v, str) else json.dumps(v) for v in value]
 
 
 def _field(path: Path, line: int, obj: dict, key: str, setting: str) -> str:
     if key not in obj:
-        found = ", ".join(map(str, obj)) or "(none)"
+        found = brief_list(obj) or "(none)"
         raise fail(path, line, f"no key {key!r} (keys found: {found}); set {setting}")
     value = obj[key]
     if value is None:
         return ""
     if isinstance(value, (dict, list)):
         raise fail(path, line, f"{key!r} must be a string or number, not {type(value).__name__}")
-    return str(value)
+    if isinstance(value, str):
+        return replace_lone_surrogates(value)
+    return json.dumps(value)  # as written in the file: 1 -> "1", 1.5 -> "1.5", true -> "true"
 
 
 def _table(path: Path, rows: list[Row], opts: ReadOptions, sep: str) -> Examples:
@@ -124,7 +159,8 @@ def _table(path: Path, rows: list[Row], opts: ReadOptions, sep: str) -> Examples
     if any(name in header for name in wanted):
         for name, setting in zip(wanted, ("data.text_column", "data.label_column"), strict=False):
             if name not in header:
-                raise fail(path, 1, f"no column {name!r} (columns found: {', '.join(header)}); set {setting}")
+                found = brief_list(header)
+                raise fail(path, 1, f"no column {name!r} (columns found: {found}); set {setting}")
         body, width = rows[1:], len(header)
         text_i = header.index(opts.text_column)
         label_i = header.index(opts.label_column) if opts.label_column else None
@@ -143,7 +179,7 @@ def _table(path: Path, rows: list[Row], opts: ReadOptions, sep: str) -> Examples
         raise fail(
             path,
             1,
-            f"no column {names} in the header (columns found: {', '.join(header)}); "
+            f"no column {names} in the header (columns found: {brief_list(header)}); "
             "set data.text_column / data.label_column",
         )
     collected = RowCollector(path, label_i is not None, _separator(opts))
@@ -155,7 +191,7 @@ def _table(path: Path, rows: list[Row], opts: ReadOptions, sep: str) -> Examples
 def _check_width(path: Path, rows: list[Row], width: int, sep: str, header: list[str] | None) -> None:
     for line, cells in rows:
         if len(cells) != width:
-            names = f" ({', '.join(header)})" if header else ""
+            names = f" ({brief_list(header)})" if header else ""
             hint = (
                 "a text may hold a tab: remove it, or quote the field and use format csv"
                 if sep == "tab"
@@ -179,7 +215,7 @@ def _guess_label_column(path: Path, rows: list[Row], opts: ReadOptions) -> int:
         raise fail(
             path,
             1,
-            f"first row ({', '.join(c[0] for c in columns)}) looks like a header without a "
+            f"first row ({brief_list(c[0] for c in columns)}) looks like a header without a "
             f"{opts.text_column!r}/{opts.label_column or 'label'!r} column; set data.text_column / "
             "data.label_column (or, if it is data, add a header line 'label<TAB>text')",
         )

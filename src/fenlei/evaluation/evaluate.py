@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from fenlei.data.loading import read_split
+from fenlei.errors import DataError
 from fenlei.evaluation.metrics import classification_metrics
 from fenlei.inference.predictor import Predictor
 
@@ -20,6 +21,8 @@ def evaluate_file(run_dir: str | Path, path: str | Path, unseen_labels: str | No
     if predictor.multi_label:
         return _evaluate_multi_label(predictor, examples, path, policy)
     ids, kept = predictor.labels.encode(examples.labels, unseen=policy, source=examples.source)
+    if not kept:
+        raise DataError(f"{path}: no rows left to evaluate (every label is unseen; see --unseen-labels)")
     texts = [examples.texts[i] for i in kept]
     probs = predictor.predict_proba(texts)
     metrics = classification_metrics(np.asarray(ids), probs, predictor.labels.names)
@@ -33,7 +36,6 @@ def evaluate_file(run_dir: str | Path, path: str | Path, unseen_labels: str | No
 def _evaluate_multi_label(predictor: Predictor, examples, path: str | Path, policy: str) -> dict:
     """Multi-label metrics at the run's tuned thresholds (thresholds.json)."""
     from fenlei.data.multilabel import drop_unsplit, encode_multi
-    from fenlei.errors import DataError
     from fenlei.evaluation.multilabel import multilabel_metrics
 
     names = predictor.labels.names

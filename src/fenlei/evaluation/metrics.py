@@ -9,6 +9,9 @@ import numpy as np
 from sklearn import metrics as skm
 
 LOWER_IS_BETTER = frozenset({"loss", "hamming_loss"})
+# Above this many classes metrics.json leaves the confusion matrix out: it grows with the
+# square (10,000 classes: 10^8 cells) and nobody reads one that size.
+MAX_CONFUSION_CLASSES = 1000
 
 
 def is_better(metric: str, new: float, old: float, min_delta: float = 0.0) -> bool:
@@ -19,7 +22,8 @@ def is_better(metric: str, new: float, old: float, min_delta: float = 0.0) -> bo
 
 
 def classification_metrics(y_true: np.ndarray, probs: np.ndarray, label_names: Sequence[str]) -> dict:
-    """Accuracy, P/R/F1 (macro/micro/weighted/per class), MCC, ROC-AUC and the confusion matrix."""
+    """Accuracy, P/R/F1 (macro/micro/weighted/per class), MCC, ROC-AUC and the confusion matrix
+    (up to MAX_CONFUSION_CLASSES classes)."""
     y_true = np.asarray(y_true, dtype=np.int64)
     probs = np.asarray(probs, dtype=np.float64)
     y_pred = probs.argmax(1)
@@ -39,7 +43,8 @@ def classification_metrics(y_true: np.ndarray, probs: np.ndarray, label_names: S
         name: {"precision": float(p[i]), "recall": float(r[i]), "f1": float(f[i]), "support": int(s[i])}
         for i, name in enumerate(label_names)
     }
-    out["confusion_matrix"] = skm.confusion_matrix(y_true, y_pred, labels=labels).tolist()
+    if len(labels) <= MAX_CONFUSION_CLASSES:
+        out["confusion_matrix"] = skm.confusion_matrix(y_true, y_pred, labels=labels).tolist()
     return out
 
 

@@ -14,6 +14,7 @@ from fenlei.config import load_config
 from fenlei.data.batching import Batches
 from fenlei.data.encoder import load_encoder
 from fenlei.data.labels import LabelMap
+from fenlei.data.readers_io import replace_lone_surrogates
 from fenlei.errors import FenleiError, RunDirError
 from fenlei.evaluation.multilabel import THRESHOLDS_FILE, load_thresholds, probabilities
 from fenlei.models import create_model, eval_batch_size
@@ -129,6 +130,9 @@ class Predictor:
         names = self.labels.names
         out = []
         for text, row in zip(texts, probs, strict=True):
+            # echoed back as JSON: half a surrogate pair (from a JSON escape, or undecodable bytes
+            # in argv) cannot be encoded, and would fail the response after the work was done
+            text = replace_lone_surrogates(str(text))
             order = np.argsort(-row)[: min(top_k, len(names))]
             if self.multi_label:
                 chosen = [i for i in np.argsort(-row) if row[i] >= self.thresholds[i]]

@@ -111,6 +111,7 @@ def create_app(predictors: dict[str, object], settings: ServeSettings | None = N
         description="Text classification with fenlei run directories.",
         lifespan=lifespan,
     )
+    app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
 
     @app.middleware("http")
     async def guard(request: Request, call_next):
@@ -136,9 +137,7 @@ def create_app(predictors: dict[str, object], settings: ServeSettings | None = N
 
     @app.exception_handler(RequestValidationError)
     async def invalid(_: Request, err: RequestValidationError):
-        first = err.errors()[0] if err.errors() else {}
-        where = ".".join(str(x) for x in first.get("loc", ()) if x != "body") or "body"
-        return _error(422, f"{where}: {first.get('msg', 'invalid request')}")
+        return _error(422, _validation_message(err.errors()))
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(_: Request, err: StarletteHTTPException):
@@ -215,6 +214,52 @@ def create_app(predictors: dict[str, object], settings: ServeSettings | None = N
 
 def _error(status: int, message: str) -> JSONResponse:
     return JSONResponse({"error": message, "status": status}, status_code=status)
+
+
+_SHAPE = 'send a JSON object such as {"texts": ["some text"]} with Content-Type: application/json'
+
+
+def _validation_message(errors: list) -> str:
+    """One line for the first problem FastAPI/pydantic found in a request."""
+    first = errors[0] if errors else {}
+    loc = [x for x in first.get("loc", ()) if x != "body"]
+    kind = first.get("type", "")
+    if kind == "json_invalid":  # loc holds the character position, not a field
+        why = (first.get("ctx") or {}).get("error", "JSON decode error")
+        at = f" at character {loc[0]}" if loc else ""
+        return f"body: not valid JSON ({why}{at}); {_SHAPE}"
+    if not loc and kind in ("missing", "model_attributes_type", "dict_type", "model_type"):
+        return f"body: {first.get('msg', 'invalid')}; {_SHAPE}"
+    where = ".".join(str(x) for x in loc) or "body"
+    return f"{where}: {first.get('msg', 'invalid request')}"
+
+
+class BodyLimit:
+    """ASGI middleware that refuses a request body once more than ``limit`` bytes have streamed in.
+
+    The guard checks Content-Length before anything is read; a chunked upload has none, and
+    would otherwise be read whole into memory before any limit applied.
+    """
+
+    def __init__(self, app, limit: int) -> None:
+        self.app, self.limit = app, limit
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        seen = 0
+
+        async def counted() -> dict:
+            nonlocal seen
+            message = await receive()
+            seen += len(message.get("body", b""))
+            if seen > self.limit:
+                # FastAPI passes an HTTPException from the body read through to the handlers: a 413
+                raise StarletteHTTPException(413, f"request body is over the {self.limit:,}-byte limit")
+            return message
+
+        await self.app(scope, counted, send)
 
 
 def load_predictors(specs: list[str], backend: str = "torch") -> dict[str, object]:
