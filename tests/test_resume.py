@@ -145,3 +145,18 @@ def test_resume_with_a_different_config_is_refused(cli, tiny_data, tmp_path):
     code, out, err = cli("train", "--resume", str(run), "--set", "train.epochs=4", "-q")
     assert code == 0, err
     assert json.loads((run / "metrics.json").read_text())["train"]["epochs"] == 4
+
+
+def test_deterministic_runs_repeat(cli, tiny_data, tmp_path):
+    from conftest import FAST
+
+    sets = [f"data.{k}={v}" for k, v in tiny_data.items()] + FAST
+    sets += ["model.name=textrnn", "train.deterministic=true", "model.dropout=0.3"]
+    results = []
+    for name in ("a", "b"):
+        code, _, err = cli(
+            "train", "-o", str(tmp_path / name), "-q", *[a for s in sets for a in ("--set", s)]
+        )
+        assert code == 0, err
+        results.append(_results(tmp_path / name))
+    assert results[0] == results[1]

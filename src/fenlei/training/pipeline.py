@@ -110,9 +110,11 @@ def train(
     if device.type == "cuda" and distributed.launched_world_size() > 1:
         device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
     ctx = distributed.init_distributed(device)
+    was_deterministic = torch.are_deterministic_algorithms_enabled()
     try:
         return _train(cfg, run_dir, quiet=quiet, resume=resume, ctx=ctx, device=device)
     finally:
+        torch.use_deterministic_algorithms(was_deterministic)  # a library call leaves no global trace
         distributed.shutdown(ctx)
 
 
