@@ -1,0 +1,245 @@
+"""Large corpora: train streamed into an encoded, memory-mapped corpus in the run directory.
+
+``data.streaming: true`` (or ``auto`` with a tsv/csv/jsonl train file over
+``data.streaming_threshold_mb``) reads train twice, row by row, never whole: pass 1 checks
+every row as the readers do and keeps only the label ids; the dev rows are drawn from them
+exactly as ``stratified_split`` draws them; pass 2 tokenises the train rows once into ids on
+disk (streaming_store). Memory holds label ids, row offsets, token counts and the dev texts.
+
+``RUN_DIR/corpus/`` holds tokens.bin, offsets.npy, labels.npy, dev.jsonl (rows held out as dev),
+labels.json, tokenizer.json + vocab.json (the fitted VocabEncoder, the files a run directory
+holds) and manifest.json, written last: the train file's size and mtime and the settings the
+corpus depends on. A later call (a resumed run, another rank) reuses a corpus whose manifest
+matches. Under torch.distributed, local rank 0 of each node builds; the others wait at a barrier.
+
+How ``pipeline._train()`` calls it (run_dir first, and the same on every rank), in place of
+load_splits + prepare_train_data + fit_encoder and the train ``Batches``::
+
+    run_dir = Path(run_dir) if run_dir else default_run_dir(cfg)
+    if use_streaming(cfg.data):
+        _check_model_accepts(cfg)
+        sd = prepare_streaming(cfg, run_dir, resume=resume,
+                               writer=ctx.local_rank == 0, barrier=dist.barrier if ctx.enabled else None)
+        data = TrainData(sd.splits, [], sd.splits.train_ids)  # no copies, no UDA, no cache
+        encoder, train_b = sd.encoder, sd.batches
+    else:
+        ...  # as now, ending with train_b = Batches(encoder.encode(tokens=train_tokens), ...)
+    splits = data.splits
+    # the rest as now: build_embeddings, create_model, build_objective(.., data.ids, ..),
+    # dev_b from splits.dev.texts, ShardedBatches(train_b, ctx), save_cache (a no-op) ...
+
+``splits.train`` is a DiskExamples (``len`` works, ``.texts`` raises); ``train_ids`` is an array.
+"""
+
+from __future__ import annotations
+
+import codecs
+import json
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from fenlei.data.encoder import VocabEncoder
+from fenlei.data.examples import Examples
+from fenlei.data.labels import LabelMap
+from fenlei.data.loading import Splits, data_paths, encode_split, read_split
+from fenlei.data.readers import detect_format
+from fenlei.data.readers_io import _BOMS, _WIDE_CODECS, ReadOptions, head_bytes
+from fenlei.data.streaming_build import (
+    CORPUS_DIR,
+    DEV_ROWS,
+    MANIFEST,
+    build_corpus,
+    check_run_dir,
+    fingerprint,
+    matches,
+)
+from fenlei.data.streaming_store import LABELS, DiskBatches, TokenRows
+from fenlei.errors import ConfigError, DataError
+
+STREAMABLE = ("tsv", "csv", "jsonl")
+
+
+@dataclass
+class DiskExamples:
+    """The streamed train split inside Splits: its size, source and skip counts; texts stay on disk."""
+
+    rows: int
+    source: str
+    skipped: dict[str, int] = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return self.rows
+
+    @property
+    def texts(self) -> list[str]:
+        """Not held: a streamed train set is only on disk, encoded."""
+        raise TypeError("streamed train texts are not in memory; use StreamingData.batches")
+
+
+@dataclass
+class StreamingData:
+    """What train() needs from a streamed corpus."""
+
+    splits: Splits  # train is a DiskExamples; train_ids an np.ndarray
+    encoder: VocabEncoder
+    batches: DiskBatches  # shuffled train batches (train.batch_size, train.seed)
+    folder: Path
+
+
+def use_streaming(data_cfg) -> bool:
+    """Whether train is streamed: ``data.streaming``, or for auto a streamable file over the threshold."""
+    if isinstance(data_cfg.streaming, bool):
+        return data_cfg.streaming
+    path = Path(data_paths(data_cfg)["train"]).expanduser()
+    if not path.is_file() or path.stat().st_size <= data_cfg.streaming_threshold_mb * 2**20:
+        return False  # a missing file is reported by the reader
+    fmt = data_cfg.format if data_cfg.format != "auto" else detect_format(path, _options(data_cfg))
+    return fmt in STREAMABLE and not _unstreamable_bytes(path, data_cfg.encoding, fmt)
+
+
+def check_streaming_data(data_cfg) -> None:
+    """Raise a ConfigError for data settings that need the whole train set in memory."""
+    d = data_cfg
+    for key, value in (
+        ("data.multi_label", d.multi_label),
+        ("data.labeled_per_class", d.labeled_per_class),
+        ("data.unlabeled", d.unlabeled),
+    ):
+        if value:
+            raise ConfigError(_refusal(d, f"{key} is set, which needs the whole train set in memory"))
+    if d.format not in ("auto", *STREAMABLE):
+        raise ConfigError(_refusal(d, f"data.format {d.format} cannot be streamed (only tsv, csv, jsonl)"))
+
+
+def check_streaming(cfg) -> None:
+    """Raise a ConfigError for any setting (data, objective, augment, model) streaming cannot serve."""
+    from fenlei.models import model_class
+
+    check_streaming_data(cfg.data)
+    if cfg.objective.name == "uda":
+        raise ConfigError(_refusal(cfg.data, "objective.name uda needs the unlabelled texts in memory"))
+    if cfg.augment.copies:
+        raise ConfigError(_refusal(cfg.data, "augment.copies makes copies of the train texts in memory"))
+    if model_class(cfg.model.name).encoder_type == "hf":
+        why = f"model {cfg.model.name!r} uses a Hugging Face tokenizer; streaming builds a word vocabulary"
+        raise ConfigError(_refusal(cfg.data, why))
+    if cfg.model.extend_vocab:
+        raise ConfigError(_refusal(cfg.data, "model.extend_vocab changes the vocabulary after encoding"))
+
+
+def prepare_streaming(
+    cfg,
+    run_dir: str | Path,
+    *,
+    resume: bool = False,
+    writer: bool | None = None,
+    barrier: Callable[[], object] | None = None,
+) -> StreamingData:
+    """Build (or reuse) RUN_DIR/corpus for train, read dev/test, and return splits, encoder, batches.
+
+    ``writer``/``barrier`` default to torch.distributed's: local rank 0 builds, all then meet.
+    """
+    check_streaming(cfg)
+    d = cfg.data
+    paths = data_paths(d)
+    train = Path(paths["train"]).expanduser()
+    opts = _options(d)
+    fmt = d.format if d.format != "auto" else detect_format(train, opts)
+    if fmt not in STREAMABLE:
+        raise ConfigError(
+            _refusal(d, f"{train} reads as {fmt}, which cannot be streamed (only tsv, csv, jsonl)")
+        )
+    # dev and test are small: read first, so a bad file fails before the long passes over train
+    dev = read_split(d, paths["dev"], "dev") if paths["dev"] else None
+    test = read_split(d, paths["test"], "test") if paths["test"] else None
+    run_dir = Path(run_dir)
+    folder = run_dir / CORPUS_DIR
+    key = fingerprint(cfg, train, fmt, dev is not None)
+    if writer is None:
+        writer, auto_barrier = _ranks()
+        barrier = barrier or auto_barrier
+    if writer and not matches(folder, key):
+        check_run_dir(run_dir, folder, resume, train)
+        build_corpus(cfg, train, fmt, opts, folder, key)
+    if barrier is not None:
+        barrier()
+    return _load(cfg, folder, key, train, dev, test)
+
+
+def _load(cfg, folder: Path, key: dict, train: Path, dev: Examples | None, test: Examples | None):
+    d = cfg.data
+    if not matches(folder, key):
+        raise DataError(f"{folder}: no finished corpus for this train file and these settings; run again")
+    manifest = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
+    notes = dict(manifest["notes"])
+    encoder = VocabEncoder.load(folder)
+    labels = LabelMap.load(folder / "labels.json")
+    if dev is None:
+        dev = Examples([], [], str(train))
+        with (folder / DEV_ROWS).open(encoding="utf-8") as f:
+            for line in f:
+                row = json.loads(line)
+                dev.texts.append(row["text"])
+                dev.labels.append(row["label"])
+    else:
+        _count_skips(notes, "dev", dev)
+    if test is not None:
+        _count_skips(notes, "test", test)
+    dev, dev_ids = encode_split(labels, dev, d.unseen_labels, notes, "dev")
+    test_ids = None
+    if test is not None:
+        test, test_ids = encode_split(labels, test, d.unseen_labels, notes, "test")
+    rows = TokenRows(folder)
+    train_ids = np.load(folder / LABELS)
+    skipped = {k.removeprefix("train_"): v for k, v in manifest["notes"].items()}
+    splits = Splits(
+        DiskExamples(len(rows), str(train), skipped), dev, test, labels, train_ids, dev_ids, test_ids, notes
+    )
+    batches = DiskBatches(
+        rows, train_ids, cfg.train.batch_size, encoder.pad_id, shuffle=True, seed=cfg.train.seed
+    )
+    return StreamingData(splits, encoder, batches, folder)
+
+
+def _ranks() -> tuple[bool, Callable[[], object] | None]:
+    """(whether this process builds the corpus, the barrier the others wait at) under torch.distributed."""
+    import torch.distributed as dist
+
+    if not (dist.is_available() and dist.is_initialized()):
+        return True, None
+    # local rank 0 of every node: each node gets the corpus whether or not run_dir is shared
+    return int(os.environ.get("LOCAL_RANK", dist.get_rank())) == 0, dist.barrier
+
+
+def _options(d) -> ReadOptions:
+    return ReadOptions(
+        text_column=d.text_column, label_column=d.label_column, encoding=d.encoding, split="train"
+    )
+
+
+def _unstreamable_bytes(path: Path, encoding: str, fmt: str) -> bool:
+    """UTF-16/32 text or a JSON array: auto leaves these to the in-memory reader."""
+    try:
+        codec = codecs.lookup(encoding).name
+    except LookupError:
+        return True  # the reader names the unknown encoding
+    head = head_bytes(path)
+    if codec == "utf-8" and head.startswith(tuple(bom for bom, _ in _BOMS)):
+        return True  # read_text's BOM rule makes it UTF-16/32
+    return codec.startswith(_WIDE_CODECS) or (fmt == "jsonl" and head.lstrip().startswith(b"["))
+
+
+def _count_skips(notes: dict, split: str, ex: Examples) -> None:
+    for reason, count in ex.skipped.items():
+        if count:
+            notes[f"{split}_{reason}"] = count
+
+
+def _refusal(d, why: str) -> str:
+    auto = d.streaming == "auto"
+    chosen = f" (auto chose streaming: data.train is over {d.streaming_threshold_mb} MB)" if auto else ""
+    return f"data.streaming: {why}{chosen}; set data.streaming: false"
