@@ -148,3 +148,31 @@ def test_sst2_textcnn_two_processes_match_one(tmp_path):
         json.loads((tmp_path / r / "metrics.json").read_text())["test"]["accuracy"] for r in ("one", "two")
     ]
     assert abs(acc[0] - acc[1]) <= 0.01, acc
+
+
+def _family_sets(name: str, tiny_bert: str) -> list[str]:
+    from fenlei.models import model_class
+
+    if name == "transformer":
+        return [f"model.pretrained={tiny_bert}", "data.max_length=32"]
+    tiny = sys.modules[model_class(name).__module__].TINY
+    return ["model.embed_dim=16", *(f"model.{k}={json.dumps(v)}" for k, v in tiny.items())]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["textrnn", "textrnn_att", "textrcnn", "dpcnn", "transformer"])
+def test_every_family_trains_on_two_processes(data, tmp_path, name, tiny_bert):
+    run = tmp_path / "run"
+    sets = [
+        *data,
+        f"model.name={name}",
+        "train.epochs=2",
+        "train.batch_size=8",
+        *_family_sets(name, tiny_bert),
+    ]
+    cmd = [*TORCHRUN, "--nproc_per_node", "2", "--master_port", str(_free_port()), "-m", "fenlei"]
+    done = subprocess.run(
+        [*cmd, "train", "-o", str(run), *_sets(sets)], capture_output=True, text=True, timeout=300, env=_env()
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert json.loads((run / "metrics.json").read_text())["train"]["world_size"] == 2
