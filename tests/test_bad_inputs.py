@@ -363,11 +363,6 @@ def test_train(case: Case, run_cli, tmp_path):
         case.check(run)
 
 
-@pytest.mark.xfail(
-    reason="pipeline._prepare_run_dir calls run_dir.iterdir() on a file: NotADirectoryError "
-    "(see the report for the check to add)",
-    strict=True,
-)
 def test_output_is_a_file(run_cli, tmp_path):
     out = tmp_path / "taken.txt"
     out.write_text("not a run directory\n")
@@ -440,25 +435,16 @@ def test_evaluate(spec, args, needles, finished_run, run_cli, tmp_path):
         assert metrics["skipped"]["unseen_label"] == 1
 
 
-def _cli_reads_texts_with_readers() -> pytest.MarkDecorator:
-    return pytest.mark.xfail(
-        reason="cli.predict reads --file with Path.read_text('utf-8-sig'): a UnicodeDecodeError "
-        "escapes as a traceback; it should use fenlei.data.readers_io.read_text + split_lines "
-        "(see the report)",
-        strict=True,
-    )
-
-
 PREDICT_CASES = [
     ("missing_file", "no_such_file.txt", ("no_such_file.txt", "not found"), None),
-    ("latin1", "latin1.tsv", ("line 3", "not valid utf-8"), _cli_reads_texts_with_readers()),
-    ("random_binary", "gen:random_binary", ("binary",), _cli_reads_texts_with_readers()),
-    ("truncated_gzip", "gen:truncated_gzip", ("truncated or corrupt",), _cli_reads_texts_with_readers()),
+    ("latin1", "latin1.tsv", ("line 3", "not valid utf-8"), None),
+    ("random_binary", "gen:random_binary", ("binary",), None),
+    ("truncated_gzip", "gen:truncated_gzip", ("truncated or corrupt",), None),
     # policies: (spec, expected number of output lines)
     ("empty_file", "empty.tsv", 0, None),
     ("crlf_bom", "crlf_bom.tsv", 25, None),
     ("one_mb_line", "gen:one_mb_line", 26, None),
-    ("gzip", "gen:gzip", 25, _cli_reads_texts_with_readers()),
+    ("gzip", "gen:gzip", 25, None),
 ]
 
 

@@ -57,10 +57,16 @@ def _env() -> dict:
     return os.environ | {"OMP_NUM_THREADS": "1", "PYTHONWARNINGS": "ignore"}
 
 
-@pytest.mark.parametrize("model", ["textcnn", "fasttext"])
-def test_two_processes_write_one_run(data, tmp_path, model):
+@pytest.mark.parametrize(("model", "streaming"), [("textcnn", "false"), ("fasttext", "true")])
+def test_two_processes_write_one_run(data, tmp_path, model, streaming):
     run = tmp_path / "run"
-    sets = [*data, f"model.name={model}", "train.epochs=3", "train.batch_size=8"]
+    sets = [
+        *data,
+        f"model.name={model}",
+        "train.epochs=3",
+        "train.batch_size=8",
+        f"data.streaming={streaming}",
+    ]
     cmd = [*TORCHRUN, "--nproc_per_node", "2", "--master_port", str(_free_port()), "-m", "fenlei"]
     done = subprocess.run(
         [*cmd, "train", "-o", str(run), *_sets(sets)], capture_output=True, text=True, timeout=300, env=_env()

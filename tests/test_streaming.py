@@ -364,3 +364,20 @@ def test_errors_of_their_own(tmp_path):
         list(RowReader(path, "tsv", ReadOptions(encoding="nope")).chunks())
     with pytest.raises(DataError, match="not found; check data.train"):
         list(RowReader(tmp_path / "missing.tsv", "tsv", ReadOptions()).chunks())
+
+
+def test_train_streamed_equals_in_memory(cli, tiny_data, tmp_path):
+    """Same vocabulary, labels and batch order: the streamed run trains the same model."""
+    from conftest import FAST
+
+    base = [f"data.{k}={v}" for k, v in tiny_data.items()] + FAST + ["model.name=textcnn"]
+    results = {}
+    for mode in ("false", "true"):
+        run = tmp_path / mode
+        sets = [*base, f"data.streaming={mode}"]
+        code, _, err = cli("train", "-o", str(run), "-q", *[a for s in sets for a in ("--set", s)])
+        assert code == 0, err
+        metrics = json.loads((run / "metrics.json").read_text())
+        results[mode] = {k: v for k, v in metrics["test"].items() if k != "texts_per_second"}
+    assert (tmp_path / "true" / "corpus" / "manifest.json").is_file()
+    assert results["true"] == results["false"]

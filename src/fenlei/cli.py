@@ -94,10 +94,11 @@ def predict(
     if texts:
         items = list(texts)
     elif file and file != "-":
-        path = Path(file)
-        if not path.is_file():
-            raise FenleiError(f"{path}: file not found")
-        items = [line.rstrip("\r\n") for line in path.read_text(encoding="utf-8-sig").splitlines()]
+        from fenlei.data.readers_io import read_text, split_lines
+
+        # the readers' decoding: .gz unpacked, BOMs dropped, a one-line error naming a bad line
+        text = read_text(Path(file), predictor.config.data.encoding, "--file", allow_empty=True)
+        items = split_lines(text)
     elif file == "-" or not sys.stdin.isatty():
         items = [line.rstrip("\r\n") for line in sys.stdin]
     else:

@@ -27,6 +27,7 @@ from fenlei.data.hf_encoder import HFEncoder
 from fenlei.data.loading import Splits, load_splits
 from fenlei.data.multilabel import resolve_config as resolve_multi_label
 from fenlei.data.semi import UDABatches
+from fenlei.data.streaming import prepare_streaming, use_streaming
 from fenlei.errors import ConfigError, FenleiError, TrainingInterrupted
 from fenlei.evaluation.multilabel import (
     THRESHOLDS_FILE,
@@ -39,7 +40,7 @@ from fenlei.models import create_model, eval_batch_size
 from fenlei.objectives import build_objective
 from fenlei.training import callbacks as cb
 from fenlei.training import distributed, state_io
-from fenlei.training.train_data import AUGMENT_DIR, prepare_train_data, save_cache
+from fenlei.training.train_data import AUGMENT_DIR, TrainData, prepare_train_data, save_cache
 from fenlei.training.trainer import Trainer, resolve_device
 
 log = logging.getLogger("fenlei")
@@ -128,13 +129,24 @@ def _train(
         set_deterministic()
     seed_everything(cfg.train.seed)
     resolve_multi_label(cfg)  # a Config built in Python: multi-label means bce
-    splits = load_splits(cfg.data)
-    _check_model_accepts(cfg)
+    if ctx.enabled and not run_dir:
+        raise FenleiError("under torchrun give -o RUN_DIR, so that every process names the same run")
     run_dir = Path(run_dir) if run_dir else default_run_dir(cfg)
-    data = prepare_train_data(cfg, splits, run_dir, resume)
+    if run_dir.exists() and not run_dir.is_dir():
+        raise FenleiError(f"{run_dir}: -o names a file, not a folder; choose another -o")
+    streamed = use_streaming(cfg.data)
+    if streamed:  # train never in memory: an encoded corpus on disk (data/streaming.py)
+        _check_model_accepts(cfg)
+        barrier = torch.distributed.barrier if ctx.enabled else None
+        sd = prepare_streaming(cfg, run_dir, resume=resume, writer=ctx.local_rank == 0, barrier=barrier)
+        data = TrainData(sd.splits, [], sd.splits.train_ids)
+        encoder, train_b = sd.encoder, sd.batches
+    else:
+        splits = load_splits(cfg.data)
+        _check_model_accepts(cfg)
+        data = prepare_train_data(cfg, splits, run_dir, resume)
+        encoder, all_tokens = fit_encoder(cfg, data.vocab_texts)
     splits = data.splits
-    encoder, all_tokens = fit_encoder(cfg, data.vocab_texts)
-    train_tokens = all_tokens[: len(data.texts)]
     embeddings, vec_info = build_embeddings(cfg, encoder)
     seed_everything(cfg.train.seed)  # model init must not depend on what loading consumed
     model = create_model(
@@ -152,14 +164,15 @@ def _train(
     plain = "bce" if cfg.data.multi_label else "cross_entropy"
     eval_objective = build_objective(type(cfg.objective)(name=plain), splits.train_ids, len(splits.labels))
 
-    train_b = Batches(
-        encoder.encode(tokens=train_tokens),
-        data.ids,
-        cfg.train.batch_size,
-        encoder.pad_id,
-        shuffle=True,
-        seed=cfg.train.seed,
-    )
+    if not streamed:
+        train_b = Batches(
+            encoder.encode(tokens=all_tokens[: len(data.texts)]),
+            data.ids,
+            cfg.train.batch_size,
+            encoder.pad_id,
+            shuffle=True,
+            seed=cfg.train.seed,
+        )
     if data.views:
         train_b = UDABatches(
             train_b,
