@@ -160,3 +160,39 @@ def test_deterministic_runs_repeat(cli, tiny_data, tmp_path):
         assert code == 0, err
         results.append(_results(tmp_path / name))
     assert results[0] == results[1]
+
+
+def _checkpoint(folder: Path, step: int) -> None:
+    from fenlei.training import state_io
+
+    folder.mkdir(parents=True)
+    state_io.write_json(folder / "state.json", {"state": {"step": step}})
+
+
+def test_a_kill_during_the_checkpoint_swap_leaves_one_readable_copy(tmp_path):
+    from fenlei.training import state_io
+
+    final = tmp_path / "last"
+    _checkpoint(final, 1)
+    _checkpoint(tmp_path / "last.tmp", 2)
+    # killed after moving the old copy aside, before the new one took its name
+    os.replace(final, tmp_path / "last.old")
+    assert state_io.existing_dir(final) == tmp_path / "last.old"
+    state_io.replace_dir(tmp_path / "last.tmp", final)  # the next save finishes the swap
+    assert state_io.existing_dir(final) == final and not (tmp_path / "last.old").exists()
+    # killed while writing a file of the new copy: the half-written temp file is not the copy
+    (final / "state.json.tmp").write_text('{"state": {"st')
+    assert json.loads((state_io.existing_dir(final) / "state.json").read_text())["state"]["step"] == 2
+
+
+def test_a_damaged_checkpoint_is_a_clear_error(cli, tiny_data, tmp_path):
+    from conftest import FAST
+
+    sets = [f"data.{k}={v}" for k, v in tiny_data.items()] + FAST + ["model.name=fasttext"]
+    run = tmp_path / "run"
+    code, _, err = cli("train", "-o", str(run), "-q", *[a for s in sets for a in ("--set", s)])
+    assert code == 0, err
+    (run / "checkpoints" / "last" / "model.safetensors").write_bytes(b"\x00garbage")
+    code, _, err = cli("train", "--resume", str(run), "--set", "train.epochs=4", "-q")
+    assert code == 2 and "checkpoint cannot be read" in err and "Traceback" not in err
+    assert not (run / "metrics.json").exists()

@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from fenlei.errors import ConfigError, TrainingInterrupted
+from fenlei.errors import ConfigError, RunDirError, TrainingInterrupted
 from fenlei.evaluation.metrics import is_better
 from fenlei.evaluation.multilabel import probabilities, score
 from fenlei.training import state_io
@@ -420,9 +420,15 @@ class Trainer:
         found = None if self.checkpoint_dir is None else state_io.existing_dir(self.checkpoint_dir / "last")
         if found is None:
             return False
-        meta = json.loads((found / "state.json").read_text(encoding="utf-8"))
-        tensors = state_io.read_tensors(found / "state.safetensors")
-        self.model.load_state_dict(state_io.read_tensors(found / "model.safetensors"))
+        try:
+            meta = json.loads((found / "state.json").read_text(encoding="utf-8"))
+            tensors = state_io.read_tensors(found / "state.safetensors")
+            self.model.load_state_dict(state_io.read_tensors(found / "model.safetensors"))
+        except Exception as err:  # safetensors, JSON and shape errors alike: the files are damaged
+            raise RunDirError(
+                f"{found}: the checkpoint cannot be read ({type(err).__name__}: {err}); delete that "
+                "folder to resume from an older copy if one is left (last.old), or train again"
+            ) from None
         self.optimizer.load_state_dict(state_io.join_state(meta["optimizer"], tensors))
         self.scheduler.load_state_dict(meta["scheduler"])
         if meta.get("scaler"):
