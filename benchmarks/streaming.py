@@ -6,8 +6,8 @@ class words among Zipf-distributed filler), trains ``fasttext`` for one epoch wi
 reports throughput (texts/s of the training loop), the corpus build time and the peak RSS of
 the largest process of each run. Prints a markdown table, writes benchmarks/results/streaming.json.
 
-    python benchmarks/streaming.py                      # 2M lines, 1 and 2 processes
-    python benchmarks/streaming.py --lines 100000 --procs 1
+    python benchmarks/streaming.py                      # 2M lines, 1 and 2 processes, batch 512 and 4096
+    python benchmarks/streaming.py --lines 100000 --procs 1 --batch-size 512
 """
 
 from __future__ import annotations
@@ -88,7 +88,7 @@ def make_data(folder: Path, lines: int) -> dict[str, Path]:
 
 def run(files: dict[str, Path], procs: int, batch: int, out: Path) -> dict:
     """One epoch of fasttext over the streamed train file with ``procs`` processes."""
-    run_dir = out / f"run-{procs}p"
+    run_dir = out / f"run-{procs}p-b{batch}"
     sets = [
         f"data.train={files['train']}",
         f"data.dev={files['dev']}",
@@ -113,12 +113,13 @@ def run(files: dict[str, Path], procs: int, batch: int, out: Path) -> dict:
     proc = subprocess.run([sys.executable, "-c", MAXRSS, *cmd], capture_output=True, text=True, env=env)
     wall = time.perf_counter() - t0
     if proc.returncode != 0:
-        return {"procs": procs, "error": (proc.stderr.strip().splitlines() or ["?"])[-1]}
+        return {"procs": procs, "batch": batch, "error": (proc.stderr.strip().splitlines() or ["?"])[-1]}
     m = json.loads((run_dir / "metrics.json").read_text())
     rows = m["data"]["train"]
     loop = m["train"]["seconds"]
     return {
         "procs": procs,
+        "batch": batch,
         "threads_per_process": int(env["OMP_NUM_THREADS"]),
         "effective_batch": m["train"]["effective_batch_size"],
         "train_rows": rows,
@@ -150,11 +151,14 @@ def table(results: list[dict], lines: int, size_mb: float) -> str:
             f"| {r['train_seconds']:.0f} | {r['texts_per_second']:,.0f} | {r['build_and_other_seconds']:.0f} "
             f"| {r['peak_rss_mb_largest_process']:,.0f} |"
         )
-    ok = [r for r in results if "error" not in r]
-    if len(ok) > 1:
-        out.append("")
-        gain = ok[-1]["texts_per_second"] / ok[0]["texts_per_second"]
-        out.append(f"Throughput from {ok[0]['procs']} to {ok[-1]['procs']} processes: x{gain:.2f}")
+    out.append("")
+    for batch in dict.fromkeys(r["batch"] for r in results):
+        ok = [r for r in results if r["batch"] == batch and "error" not in r]
+        if len(ok) > 1:
+            gain = ok[-1]["texts_per_second"] / ok[0]["texts_per_second"]
+            out.append(
+                f"Batch {batch}: throughput from {ok[0]['procs']} to {ok[-1]['procs']} processes x{gain:.2f}"
+            )
     return "\n".join(out)
 
 
@@ -163,13 +167,17 @@ def main() -> None:
     parser.add_argument("--lines", type=int, default=2_000_000)
     parser.add_argument("--procs", type=int, nargs="+", default=[1, 2])
     parser.add_argument(
-        "--batch-size", type=int, default=512, help="effective batch (split across processes)"
+        "--batch-size",
+        type=int,
+        nargs="+",
+        default=[512, 4096],
+        help="effective batches (split across processes)",
     )
     parser.add_argument("--data", type=Path, default=Path(os.environ.get("TMPDIR", "/tmp")) / "fenlei-stream")
     parser.add_argument("--keep", action="store_true", help="keep the generated data and runs")
     args = parser.parse_args()
     files = make_data(args.data, args.lines)
-    results = [run(files, p, args.batch_size, args.data) for p in args.procs]
+    results = [run(files, p, b, args.data) for b in args.batch_size for p in args.procs]
     size_mb = files["train"].stat().st_size / 2**20
     text = table(results, args.lines, size_mb)
     print(text)

@@ -189,7 +189,7 @@ def test_batches_cover_every_row_once_and_repeat_per_seed(tmp_path):
 def test_release_keeps_rows_readable(tmp_path):
     cfg = config(tmp_path, write_table(tmp_path / "train.tsv", make_rows(100), "tsv"))
     b = prepare_streaming(cfg, tmp_path / "run").batches
-    b.release_every = 1
+    b.release_rows = 1
     before = [r.tolist() for r in b.seqs]
     for _ in b:
         pass
