@@ -57,6 +57,12 @@ def _env() -> dict:
     return os.environ | {"OMP_NUM_THREADS": "1", "PYTHONWARNINGS": "ignore"}
 
 
+def _two_processes(*args: str, timeout: int = 300) -> subprocess.CompletedProcess:
+    """``fenlei ARGS`` under ``torchrun --nproc_per_node 2`` on a free port."""
+    cmd = [*TORCHRUN, "--nproc_per_node", "2", "--master_port", str(_free_port()), "-m", "fenlei", *args]
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=_env())
+
+
 @pytest.mark.parametrize(("model", "streaming"), [("textcnn", "false"), ("fasttext", "true")])
 def test_two_processes_write_one_run(data, tmp_path, model, streaming):
     run = tmp_path / "run"
@@ -67,10 +73,7 @@ def test_two_processes_write_one_run(data, tmp_path, model, streaming):
         "train.batch_size=8",
         f"data.streaming={streaming}",
     ]
-    cmd = [*TORCHRUN, "--nproc_per_node", "2", "--master_port", str(_free_port()), "-m", "fenlei"]
-    done = subprocess.run(
-        [*cmd, "train", "-o", str(run), *_sets(sets)], capture_output=True, text=True, timeout=300, env=_env()
-    )
+    done = _two_processes("train", "-o", str(run), *_sets(sets))
     assert done.returncode == 0, done.stderr[-3000:]
     assert done.stdout.count("test: accuracy") == 1  # rank 0 alone prints
     assert "2 processes (gloo) x batch 8" in done.stderr
@@ -141,14 +144,8 @@ def test_sst2_textcnn_two_processes_match_one(tmp_path):
         timeout=900,
     )
     assert single.returncode == 0, single.stderr[-3000:]
-    cmd = [*TORCHRUN, "--nproc_per_node", "2", "--master_port", str(_free_port()), "-m", "fenlei"]
-    two = subprocess.run(
-        [*cmd, "train", recipe, "-o", str(tmp_path / "two"), "-q", *_sets([*base, "train.batch_size=25"])],
-        capture_output=True,
-        text=True,
-        timeout=900,
-        env=_env(),
-    )
+    two_sets = _sets([*base, "train.batch_size=25"])
+    two = _two_processes("train", recipe, "-o", str(tmp_path / "two"), "-q", *two_sets, timeout=900)
     assert two.returncode == 0, two.stderr[-3000:]
     acc = [
         json.loads((tmp_path / r / "metrics.json").read_text())["test"]["accuracy"] for r in ("one", "two")
@@ -176,9 +173,6 @@ def test_every_family_trains_on_two_processes(data, tmp_path, name, tiny_bert):
         "train.batch_size=8",
         *_family_sets(name, tiny_bert),
     ]
-    cmd = [*TORCHRUN, "--nproc_per_node", "2", "--master_port", str(_free_port()), "-m", "fenlei"]
-    done = subprocess.run(
-        [*cmd, "train", "-o", str(run), *_sets(sets)], capture_output=True, text=True, timeout=300, env=_env()
-    )
+    done = _two_processes("train", "-o", str(run), *_sets(sets))
     assert done.returncode == 0, done.stderr[-3000:]
     assert json.loads((run / "metrics.json").read_text())["train"]["world_size"] == 2

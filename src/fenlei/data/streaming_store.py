@@ -170,23 +170,12 @@ class DiskBatches(Batches):
         batch_size: int,
         pad_id: int,
         *,
-        shuffle: bool = False,
-        seed: int = 0,
-        bucket: bool = True,
-        chunk_batches: int = 50,
         release_rows: int = 16_384,
+        **options,
     ) -> None:
+        """``options``: Batches' shuffle, seed, bucket and chunk_batches."""
         # Batches would measure every row through __getitem__; the offsets already know the lengths
-        super().__init__(
-            [],
-            labels,
-            batch_size,
-            pad_id,
-            shuffle=shuffle,
-            seed=seed,
-            bucket=bucket,
-            chunk_batches=chunk_batches,
-        )
+        super().__init__([], labels, batch_size, pad_id, **options)
         self.seqs = rows
         self._lengths = rows.lengths()
         self.release_rows = release_rows
