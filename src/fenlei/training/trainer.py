@@ -166,9 +166,11 @@ class Trainer:
         if resume:
             self.load_checkpoint()
         self._emit("on_train_begin")
-        with self._stop_on_signals():
-            self._loop()
-        self._emit("on_train_end")
+        try:
+            with self._stop_on_signals():
+                self._loop()
+        finally:  # also after a signal or an error: progress bars and event files are closed
+            self._emit("on_train_end")
         return self.state
 
     def _loop(self) -> None:
