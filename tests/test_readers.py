@@ -308,14 +308,16 @@ def test_folder_as_file(tmp_path):
     raises("is a folder", tmp_path, format="tsv")
 
 
-def test_ten_thousand_lines_well_under_a_second(tmp_path):
+def test_ten_thousand_lines_read_in_linear_time(tmp_path):
     p = write(
         tmp_path / "big.tsv",
         "label\ttext\n" + "".join(f"{i % 7}\tsome text {i} here\n" for i in range(10000)),
     )
     t0 = time.perf_counter()
     assert len(read_examples(p)) == 10000
-    assert time.perf_counter() - t0 < 0.5
+    # ~5 ms here; the bound only catches a quadratic slip, not noise from a busy CI machine
+    # (speed figures belong in benchmarks/)
+    assert time.perf_counter() - t0 < 5.0
 
 
 # --- properties ----------------------------------------------------------------------------
