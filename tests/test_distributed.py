@@ -57,6 +57,11 @@ def _env() -> dict:
     return os.environ | {"OMP_NUM_THREADS": "1", "PYTHONWARNINGS": "ignore"}
 
 
+def _train_two(run: Path, data: list[str], *sets: str) -> subprocess.CompletedProcess:
+    """``fenlei train -o RUN`` on the test data under torchrun with 2 processes, 8 texts per batch each."""
+    return _two_processes("train", "-o", str(run), *_sets([*data, "train.batch_size=8", *sets]))
+
+
 def _two_processes(*args: str, timeout: int = 300) -> subprocess.CompletedProcess:
     """``fenlei ARGS`` under ``torchrun --nproc_per_node 2`` on a free port."""
     cmd = [*TORCHRUN, "--nproc_per_node", "2", "--master_port", str(_free_port()), "-m", "fenlei", *args]
@@ -66,14 +71,7 @@ def _two_processes(*args: str, timeout: int = 300) -> subprocess.CompletedProces
 @pytest.mark.parametrize(("model", "streaming"), [("textcnn", "false"), ("fasttext", "true")])
 def test_two_processes_write_one_run(data, tmp_path, model, streaming):
     run = tmp_path / "run"
-    sets = [
-        *data,
-        f"model.name={model}",
-        "train.epochs=3",
-        "train.batch_size=8",
-        f"data.streaming={streaming}",
-    ]
-    done = _two_processes("train", "-o", str(run), *_sets(sets))
+    done = _train_two(run, data, f"model.name={model}", "train.epochs=3", f"data.streaming={streaming}")
     assert done.returncode == 0, done.stderr[-3000:]
     assert done.stdout.count("test: accuracy") == 1  # rank 0 alone prints
     assert "2 processes (gloo) x batch 8" in done.stderr
@@ -166,13 +164,6 @@ def _family_sets(name: str, tiny_bert: str) -> list[str]:
 @pytest.mark.parametrize("name", ["textrnn", "textrnn_att", "textrcnn", "dpcnn", "transformer"])
 def test_every_family_trains_on_two_processes(data, tmp_path, name, tiny_bert):
     run = tmp_path / "run"
-    sets = [
-        *data,
-        f"model.name={name}",
-        "train.epochs=2",
-        "train.batch_size=8",
-        *_family_sets(name, tiny_bert),
-    ]
-    done = _two_processes("train", "-o", str(run), *_sets(sets))
+    done = _train_two(run, data, f"model.name={name}", "train.epochs=2", *_family_sets(name, tiny_bert))
     assert done.returncode == 0, done.stderr[-3000:]
     assert json.loads((run / "metrics.json").read_text())["train"]["world_size"] == 2

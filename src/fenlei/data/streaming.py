@@ -45,7 +45,7 @@ import numpy as np
 from fenlei.data.encoder import VocabEncoder
 from fenlei.data.examples import Examples
 from fenlei.data.labels import LabelMap
-from fenlei.data.loading import Splits, data_paths, encode_split, read_split
+from fenlei.data.loading import Splits, _count_skips, data_paths, encode_split, read_split
 from fenlei.data.readers import detect_format
 from fenlei.data.readers_io import _BOMS, _WIDE_CODECS, ReadOptions, head_bytes
 from fenlei.data.streaming_build import (
@@ -231,12 +231,6 @@ def _unstreamable_bytes(path: Path, encoding: str, fmt: str) -> bool:
     if codec == "utf-8" and head.startswith(tuple(bom for bom, _ in _BOMS)):
         return True  # read_text's BOM rule makes it UTF-16/32
     return codec.startswith(_WIDE_CODECS) or (fmt == "jsonl" and head.lstrip().startswith(b"["))
-
-
-def _count_skips(notes: dict, split: str, ex: Examples) -> None:
-    for reason, count in ex.skipped.items():
-        if count:
-            notes[f"{split}_{reason}"] = count
 
 
 def _refusal(d, why: str) -> str:
