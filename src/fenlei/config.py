@@ -114,6 +114,9 @@ class ObjectiveConfig:
     class_weights: list[float] | str | None = None  # a list (one per label) or "balanced"
     focal_gamma: float = 2.0  # focal: down-weights easy examples by (1 - p)^gamma
     rdrop_alpha: float = 5.0  # rdrop: weight of the symmetric KL between two dropout passes
+    teacher: str | None = None  # distill: a finished run directory whose predictions are the soft targets
+    distill_alpha: float = 0.5  # distill: weight of the teacher's soft targets (1 - it weighs the labels)
+    distill_temperature: float = 2.0  # distill: softens both distributions (Hinton et al. 2015)
 
     def __post_init__(self) -> None:
         _range("objective.label_smoothing", self.label_smoothing, 0.0, 1.0)
@@ -121,6 +124,16 @@ class ObjectiveConfig:
             raise ConfigError("objective.focal_gamma must be >= 0 (0 = plain cross-entropy)")
         if self.rdrop_alpha < 0:
             raise ConfigError("objective.rdrop_alpha must be >= 0 (0 = the mean CE of two passes)")
+        _range("objective.distill_alpha", self.distill_alpha, 0.0, 1.0)
+        if self.distill_temperature <= 0:
+            raise ConfigError(
+                "objective.distill_temperature must be > 0 (1 = the teacher's own probabilities)"
+            )
+        if self.name == "distill" and not self.teacher:
+            raise ConfigError(
+                "objective distill needs objective.teacher: the run directory of a trained model "
+                "(for example one from fenlei train configs/sst2-minilm.yaml -o runs/teacher)"
+            )
         if isinstance(self.class_weights, str) and self.class_weights != "balanced":
             raise ConfigError("objective.class_weights must be a list of numbers, 'balanced' or null")
 

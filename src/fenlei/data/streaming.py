@@ -122,6 +122,10 @@ def check_streaming(cfg) -> None:
     check_streaming_data(cfg.data)
     if cfg.objective.name == "uda":
         raise ConfigError(_refusal(cfg.data, "objective.name uda needs the unlabelled texts in memory"))
+    if cfg.objective.name == "distill":
+        raise ConfigError(
+            _refusal(cfg.data, "objective.name distill needs the train texts in memory for its teacher")
+        )
     if cfg.augment.copies:
         raise ConfigError(_refusal(cfg.data, "augment.copies makes copies of the train texts in memory"))
     if model_class(cfg.model.name).encoder_type == "hf":

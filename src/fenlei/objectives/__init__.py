@@ -27,9 +27,10 @@ OBJECTIVES: Registry = Registry("objective", ConfigError)
 def build_objective(cfg, train_label_ids: Sequence[int], num_classes: int, **context) -> Objective:
     """Create the objective named by ``cfg.name`` (an ObjectiveConfig) for this training set.
 
-    ``context`` carries other config sections an objective may need (``uda=`` the UDAConfig).
+    ``context`` carries what else an objective may need (``uda=`` the UDAConfig, ``teacher=`` the
+    teacher's probabilities of the training texts for distill).
     """
-    from fenlei.objectives import bce, rdrop, supervised, uda  # noqa: F401  (register the built-ins)
+    from fenlei.objectives import bce, distill, rdrop, supervised, uda  # noqa: F401  (register the built-ins)
 
     factory = OBJECTIVES.get(cfg.name)
     return factory(cfg, train_label_ids, num_classes, **context)

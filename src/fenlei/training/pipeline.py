@@ -38,6 +38,7 @@ from fenlei.evaluation.multilabel import (
 )
 from fenlei.models import create_model, eval_batch_size
 from fenlei.objectives import build_objective
+from fenlei.objectives.distill import teacher_probabilities
 from fenlei.training import callbacks as cb
 from fenlei.training import distributed, state_io
 from fenlei.training.train_data import AUGMENT_DIR, TrainData, prepare_train_data, save_cache
@@ -160,7 +161,12 @@ def _train(
         freeze_embeddings=cfg.model.freeze_embeddings,
         init=cfg.model.init,
     )
-    objective = build_objective(cfg.objective, data.ids, len(splits.labels), uda=cfg.uda)
+    teacher = None
+    if cfg.objective.name == "distill":  # the teacher labels every training text once, copies included
+        if ctx.is_main and not quiet:
+            print(f"distill: {cfg.objective.teacher} labels {len(data.texts):,} training texts")
+        teacher = teacher_probabilities(cfg.objective.teacher, data.texts, splits.labels)
+    objective = build_objective(cfg.objective, data.ids, len(splits.labels), uda=cfg.uda, teacher=teacher)
     plain = "bce" if cfg.data.multi_label else "cross_entropy"
     eval_objective = build_objective(type(cfg.objective)(name=plain), splits.train_ids, len(splits.labels))
 
