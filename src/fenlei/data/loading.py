@@ -65,18 +65,18 @@ def load_splits(cfg) -> Splits:
     paths = data_paths(cfg)
     notes: dict[str, int] = {}
     train = read_split(cfg, paths["train"], "train")
-    _count_skips(notes, "train", train)
+    count_skips(notes, "train", train)
     if train.labels is not None:  # before the dev split, which would fail on 100k singletons first
         check_class_count(train.labels, train.source)
     if paths["dev"]:
         dev = read_split(cfg, paths["dev"], "dev")
-        _count_skips(notes, "dev", dev)
+        count_skips(notes, "dev", dev)
     else:
         train, dev = stratified_split(train, cfg.dev_ratio, cfg.split_seed)
     test = None
     if paths["test"]:
         test = read_split(cfg, paths["test"], "test")
-        _count_skips(notes, "test", test)
+        count_skips(notes, "test", test)
     if not len(train):
         raise DataError(f"{paths['train']}: no usable training examples (all rows empty or skipped)")
     from fenlei.data.multilabel import check_single_label
@@ -106,7 +106,8 @@ def encode_split(labels: LabelMap, ex: Examples, policy: str, notes: dict, split
     return ex, ids
 
 
-def _count_skips(notes: dict, split: str, ex: Examples) -> None:
+def count_skips(notes: dict, split: str, ex: Examples) -> None:
+    """Add ``ex``'s skipped-row counts to ``notes`` as ``{split}_{reason}``."""
     for reason, count in ex.skipped.items():
         if count:
             notes[f"{split}_{reason}"] = count

@@ -147,25 +147,25 @@ def split_dev(examples: Examples, dev_ratio: float, seed: int) -> tuple[Examples
 
 def load_multilabel_splits(cfg):
     """``load_splits`` for ``data.multi_label``: label lists in, multi-hot ids out."""
-    from fenlei.data.loading import Splits, _count_skips, data_paths, encode_split, read_split
+    from fenlei.data.loading import Splits, count_skips, data_paths, encode_split, read_split
 
     sep = cfg.label_separator
     paths = data_paths(cfg)
     notes: dict[str, int] = {}
     train = drop_unsplit(read_split(cfg, paths["train"], "train"), sep)
-    _count_skips(notes, "train", train)
+    count_skips(notes, "train", train)
     if not len(train):
         raise DataError(f"{paths['train']}: no usable training examples (all rows empty or skipped)")
     known = {name for row in train.labels for name in row}
     if paths["dev"]:
         dev = drop_unsplit(read_split(cfg, paths["dev"], "dev"), sep, known)
-        _count_skips(notes, "dev", dev)
+        count_skips(notes, "dev", dev)
     else:
         train, dev = split_dev(train, cfg.dev_ratio, cfg.split_seed)
     test = None
     if paths["test"]:
         test = drop_unsplit(read_split(cfg, paths["test"], "test"), sep, known)
-        _count_skips(notes, "test", test)
+        count_skips(notes, "test", test)
     labels = fit_labels(train.labels)
     train_ids, _ = encode_multi(labels, train.labels, source=train.source)
     dev, dev_ids = encode_split(labels, dev, cfg.unseen_labels, notes, "dev", encode_multi)

@@ -34,7 +34,7 @@ class ReadOptions:
 Reader = Callable[[Path, ReadOptions], Examples]
 READERS: Registry[Reader] = Registry("reader", DataError)
 
-_WIDE_CODECS = ("utf-16", "utf-32")  # NUL bytes are normal in these, so no binary check
+WIDE_CODECS = ("utf-16", "utf-32")  # NUL bytes are normal in these, so no binary check
 _LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
@@ -69,8 +69,8 @@ def read_text(path: Path, encoding: str, split: str = "train", allow_empty: bool
         raise DataError(f"{path} is empty; give a file with a header and at least one row")
     if codec == "utf-8":
         # a UTF-8 BOM from Excel or Notepad must not end up in the first column name
-        codec = next((name for bom, name in _BOMS if data.startswith(bom)), "utf-8-sig")
-    if not codec.startswith(_WIDE_CODECS) and b"\x00" in data:
+        codec = next((name for bom, name in BOMS if data.startswith(bom)), "utf-8-sig")
+    if not codec.startswith(WIDE_CODECS) and b"\x00" in data:
         line = data.count(b"\n", 0, data.index(b"\x00")) + 1
         what = _packed(data) or "looks like a binary file (NUL byte); give a text file (tsv, csv, jsonl)"
         raise fail(path, line, what)
@@ -143,7 +143,7 @@ def split_lines(text: str) -> list[str]:
 
 
 # the BOMs that mean a wide encoding; UTF-32-LE's begins with UTF-16-LE's, so it is tried first
-_BOMS = (
+BOMS = (
     (codecs.BOM_UTF32_LE, "utf-32"),
     (codecs.BOM_UTF32_BE, "utf-32"),
     (codecs.BOM_UTF16_LE, "utf-16"),

@@ -32,7 +32,7 @@ def read_tsv(path: Path, opts: ReadOptions) -> Examples:
     """Tab-separated text; quotes are ordinary characters (SST-2 texts hold stray quotes)."""
     lines = split_lines(read_text(path, opts.encoding, opts.split))
     rows = [(i + 1, line.split("\t")) for i, line in enumerate(lines) if line.strip()]
-    return _table(path, rows, opts, "tab")
+    return table_examples(path, rows, opts, "tab")
 
 
 @READERS.register("csv")
@@ -54,7 +54,7 @@ def read_csv(path: Path, opts: ReadOptions) -> Examples:
             rows = _csv_rows(path, text, strict=False)
     finally:
         csv.field_size_limit(limit)
-    return _table(path, rows, opts, "comma")
+    return table_examples(path, rows, opts, "comma")
 
 
 def _csv_rows(path: Path, text: str, strict: bool) -> list[Row]:
@@ -93,14 +93,14 @@ def read_jsonl(path: Path, opts: ReadOptions) -> Examples:
                 raise fail(path, i, f"invalid JSON ({err.msg}); each line must be one JSON object") from None
     if not records:
         raise fail(path, None, "has no JSON records")
-    rows = RowCollector(path, opts.label_column is not None, _separator(opts))
+    rows = RowCollector(path, opts.label_column is not None, separator_of(opts))
     for line, obj in records:
         if not isinstance(obj, dict):
             raise fail(path, line, f"expected a JSON object, got {type(obj).__name__}")
-        text_value = _field(path, line, obj, opts.text_column, "data.text_column")
+        text_value = field_text(path, line, obj, opts.text_column, "data.text_column")
         label = None
         if opts.label_column is not None:
-            label = _label_field(path, line, obj, opts)
+            label = label_field(path, line, obj, opts)
         rows.add(line, text_value, label)
     return rows.result()
 
@@ -115,15 +115,16 @@ def _json_array(path: Path, text: str) -> list[tuple[int, object]]:
     return [(i, obj) for i, obj in enumerate(data, 1)]  # "line" here is the record number
 
 
-def _separator(opts: ReadOptions) -> str | None:
+def separator_of(opts: ReadOptions) -> str | None:
+    """The multi-label separator of a label cell, or None for single-label data."""
     return opts.label_separator if opts.multi_label else None
 
 
-def _label_field(path: Path, line: int, obj: dict, opts: ReadOptions) -> str | list:
+def label_field(path: Path, line: int, obj: dict, opts: ReadOptions) -> str | list:
     """The label value: a string, or (multi-label) a JSON list of names."""
     value = obj.get(opts.label_column)
     if not isinstance(value, list):
-        return _field(path, line, obj, opts.label_column, "data.label_column")
+        return field_text(path, line, obj, opts.label_column, "data.label_column")
     if not opts.multi_label:
         raise fail(
             path,
@@ -136,7 +137,8 @@ def _label_field(path: Path, line: int, obj: dict, opts: ReadOptions) -> str | l
     return [replace_lone_surrogates(v) if isinstance(v, str) else json.dumps(v) for v in value]
 
 
-def _field(path: Path, line: int, obj: dict, key: str, setting: str) -> str:
+def field_text(path: Path, line: int, obj: dict, key: str, setting: str) -> str:
+    """A JSON object's ``key`` as text; a DataError naming the line and ``setting`` when absent."""
     if key not in obj:
         found = brief_list(obj) or "(none)"
         raise fail(path, line, f"no key {key!r} (keys found: {found}); set {setting}")
@@ -150,7 +152,7 @@ def _field(path: Path, line: int, obj: dict, key: str, setting: str) -> str:
     return json.dumps(value)  # as written in the file: 1 -> "1", 1.5 -> "1.5", true -> "true"
 
 
-def _table(path: Path, rows: list[Row], opts: ReadOptions, sep: str) -> Examples:
+def table_examples(path: Path, rows: list[Row], opts: ReadOptions, sep: str) -> Examples:
     """Pick the text/label columns (by header name or by the headerless rule) and collect rows."""
     if not rows:
         raise fail(path, None, "is empty; give a file with a header and at least one row")
@@ -166,10 +168,10 @@ def _table(path: Path, rows: list[Row], opts: ReadOptions, sep: str) -> Examples
         label_i = header.index(opts.label_column) if opts.label_column else None
         if not body:
             raise fail(path, None, "has a header but no rows")
-        _check_width(path, body, width, sep, header)
+        check_width(path, body, width, sep, header)
     elif len(header) == 2 or (len(header) == 1 and opts.label_column is None):
         body, width = rows, len(header)
-        _check_width(path, body, width, sep, None)
+        check_width(path, body, width, sep, None)
         label_i = _guess_label_column(path, body, opts) if width == 2 else None
         text_i = 0 if width == 1 else 1 - label_i
         if opts.label_column is None:
@@ -182,13 +184,14 @@ def _table(path: Path, rows: list[Row], opts: ReadOptions, sep: str) -> Examples
             f"no column {names} in the header (columns found: {brief_list(header)}); "
             "set data.text_column / data.label_column",
         )
-    collected = RowCollector(path, label_i is not None, _separator(opts))
+    collected = RowCollector(path, label_i is not None, separator_of(opts))
     for line, cells in body:
         collected.add(line, cells[text_i], None if label_i is None else cells[label_i])
     return collected.result()
 
 
-def _check_width(path: Path, rows: list[Row], width: int, sep: str, header: list[str] | None) -> None:
+def check_width(path: Path, rows: list[Row], width: int, sep: str, header: list[str] | None) -> None:
+    """Raise a DataError at the first row whose cell count differs from ``width``."""
     for line, cells in rows:
         if len(cells) != width:
             names = f" ({brief_list(header)})" if header else ""

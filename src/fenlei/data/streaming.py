@@ -45,9 +45,9 @@ import numpy as np
 from fenlei.data.encoder import VocabEncoder
 from fenlei.data.examples import Examples
 from fenlei.data.labels import LabelMap
-from fenlei.data.loading import Splits, _count_skips, data_paths, encode_split, read_split
+from fenlei.data.loading import Splits, count_skips, data_paths, encode_split, read_split
 from fenlei.data.readers import detect_format
-from fenlei.data.readers_io import _BOMS, _WIDE_CODECS, ReadOptions, head_bytes
+from fenlei.data.readers_io import BOMS, WIDE_CODECS, ReadOptions, head_bytes
 from fenlei.data.streaming_build import (
     CORPUS_DIR,
     DEV_ROWS,
@@ -190,9 +190,9 @@ def _load(cfg, folder: Path, key: dict, train: Path, dev: Examples | None, test:
                 dev.texts.append(row["text"])
                 dev.labels.append(row["label"])
     else:
-        _count_skips(notes, "dev", dev)
+        count_skips(notes, "dev", dev)
     if test is not None:
-        _count_skips(notes, "test", test)
+        count_skips(notes, "test", test)
     dev, dev_ids = encode_split(labels, dev, d.unseen_labels, notes, "dev")
     test_ids = None
     if test is not None:
@@ -232,9 +232,9 @@ def _unstreamable_bytes(path: Path, encoding: str, fmt: str) -> bool:
     except LookupError:
         return True  # the reader names the unknown encoding
     head = head_bytes(path)
-    if codec == "utf-8" and head.startswith(tuple(bom for bom, _ in _BOMS)):
+    if codec == "utf-8" and head.startswith(tuple(bom for bom, _ in BOMS)):
         return True  # read_text's BOM rule makes it UTF-16/32
-    return codec.startswith(_WIDE_CODECS) or (fmt == "jsonl" and head.lstrip().startswith(b"["))
+    return codec.startswith(WIDE_CODECS) or (fmt == "jsonl" and head.lstrip().startswith(b"["))
 
 
 def _refusal(d, why: str) -> str:

@@ -1,8 +1,8 @@
 """Read a tsv/csv/jsonl file a chunk of rows at a time, by the in-memory readers' rules.
 
 The readers (readers_tabular) decode a whole file, then parse it. Here the bytes are decoded
-block by block and the rows parsed in chunks with the readers' own helpers (``_table``,
-``RowCollector``, ``_field``), so a file larger than memory gives the same rows. A row's
+block by block and the rows parsed in chunks with the readers' own helpers (``table_examples``,
+``RowCollector``, ``field_text``), so a file larger than memory gives the same rows. A row's
 error comes from those helpers, word for word. A file's error (encoding, binary, gzip, CSV
 quoting) is the in-memory reader's own when the file is small enough to read whole
 (DELEGATE_BYTES); past that it is this module's, naming the file and line just as well.
@@ -27,8 +27,8 @@ from pathlib import Path
 import numpy as np
 
 from fenlei.data.examples import Examples
-from fenlei.data.readers_io import _BOMS, _WIDE_CODECS, READERS, ReadOptions, RowCollector, fail, read_text
-from fenlei.data.readers_tabular import _check_width, _field, _label_field, _separator, _table
+from fenlei.data.readers_io import BOMS, READERS, WIDE_CODECS, ReadOptions, RowCollector, fail, read_text
+from fenlei.data.readers_tabular import check_width, field_text, label_field, separator_of, table_examples
 from fenlei.errors import DataError, brief_list
 
 BLOCK = 1 << 23  # bytes decoded at a time: big enough for speed, small next to the file
@@ -51,8 +51,8 @@ def iter_lines(path: Path, encoding: str, split: str = "train") -> Iterator[str]
     with _open(path) as f:
         block = _read(f, path)
         if codec == "utf-8":  # as read_text: a BOM picks the codec, and a UTF-8 BOM is dropped
-            codec = next((name for bom, name in _BOMS if block.startswith(bom)), "utf-8-sig")
-        if codec.startswith(_WIDE_CODECS):
+            codec = next((name for bom, name in BOMS if block.startswith(bom)), "utf-8-sig")
+        if codec.startswith(WIDE_CODECS):
             raise DataError(
                 f"{path}: a {codec} file cannot be streamed; convert it to utf-8 "
                 f"(iconv -f {codec} -t utf-8) or set data.streaming: false"
@@ -134,7 +134,7 @@ class RowReader:
         rows = self._rows()
         first = next(rows, None)
         if first is None:
-            _table(self.path, [], self.opts, sep)  # raises "is empty"
+            table_examples(self.path, [], self.opts, sep)  # raises "is empty"
             return
         header = [c.strip() for c in first[1]]
         opts = self.opts
@@ -145,22 +145,22 @@ class RowReader:
                 self._label_i = self._pick_label_column(first, rows, sep)
                 rows = self._rows()
                 first = next(rows)
-            # the rows go through _table as if under a header naming the picked columns
+            # the rows go through table_examples as if under a header naming the picked columns
             names = list(_SYNTHETIC) if self._label_i == 1 else list(reversed(_SYNTHETIC))
             head, body = (0, names), chain([first], rows)
             opts = dataclasses.replace(opts, text_column=_SYNTHETIC[0], label_column=_SYNTHETIC[1])
         else:
-            _table(self.path, [first], opts, sep)  # raises "no column ... in the header"
+            table_examples(self.path, [first], opts, sep)  # raises "no column ... in the header"
             return
         batch: list[Row] = []
         seen = 0
         for row in body:
             batch.append(row)
             if len(batch) == self.chunk_rows:
-                yield _table(self.path, [head, *batch], opts, sep)
+                yield table_examples(self.path, [head, *batch], opts, sep)
                 seen, batch = seen + len(batch), []
         if batch or not seen:  # no rows at all under a header raises the reader's "no rows"
-            yield _table(self.path, [head, *batch], opts, sep)
+            yield table_examples(self.path, [head, *batch], opts, sep)
 
     def _rows(self) -> Iterator[Row]:
         """(line, cells) of the non-blank rows, as read_tsv / read_csv number them."""
@@ -200,7 +200,7 @@ class RowReader:
         """readers_tabular._guess_label_column over every row, holding 16 bytes a row."""
         hashes, lengths = (array("q"), array("q")), [0, 0]
         for line, cells in chain([first], rest):
-            _check_width(self.path, [(line, cells)], 2, sep, None)
+            check_width(self.path, [(line, cells)], 2, sep, None)
             for i in (0, 1):
                 value = cells[i].strip()
                 hashes[i].append(hash(value))
@@ -223,7 +223,7 @@ class RowReader:
     # ------------------------------------------------------------------ jsonl
     def _jsonl(self) -> Iterator[Examples]:
         path, opts = self.path, self.opts
-        rows = RowCollector(path, True, _separator(opts))
+        rows = RowCollector(path, True, separator_of(opts))
         records = 0
         for i, line in enumerate(iter_lines(path, opts.encoding, opts.split), 1):
             line = line[:-1] if line.endswith("\r") else line
@@ -240,12 +240,12 @@ class RowReader:
                 raise fail(path, i, f"invalid JSON ({err.msg}); each line must be one JSON object") from None
             if not isinstance(obj, dict):
                 raise fail(path, i, f"expected a JSON object, got {type(obj).__name__}")
-            text = _field(path, i, obj, opts.text_column, "data.text_column")
-            rows.add(i, text, _label_field(path, i, obj, opts))
+            text = field_text(path, i, obj, opts.text_column, "data.text_column")
+            rows.add(i, text, label_field(path, i, obj, opts))
             records += 1
             if records % self.chunk_rows == 0:
                 yield rows.result()
-                rows = RowCollector(path, True, _separator(opts))
+                rows = RowCollector(path, True, separator_of(opts))
         if not records:
             raise fail(path, None, "has no JSON records")
         yield rows.result()
