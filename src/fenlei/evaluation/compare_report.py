@@ -151,6 +151,7 @@ def _overlay(models: list[dict]) -> Figure:
     fig = Figure(figsize=(8, 4.5), layout="constrained")
     ax = fig.subplots()
     colors = iter(_colors())
+    lengths = []  # last epoch of each run
     for m in models:
         color = next(colors)
         for k, run_dir in enumerate(m.get("run_dirs", [])):
@@ -159,7 +160,12 @@ def _overlay(models: list[dict]) -> Figure:
             if points:
                 xs, ys = zip(*points, strict=True)
                 ax.plot(xs, ys, color=color, alpha=0.85, marker=".", label=m["name"] if k == 0 else None)
-    ax.set(xlabel="epoch", ylabel=f"dev {_metric_label(models)}", title="Dev learning curves (every seed)")
+                lengths.append(max(xs))
+    xlabel = "epoch"
+    if lengths and min(lengths) > 0 and max(lengths) / min(lengths) > 10:
+        ax.set_xscale("log")  # a 150-epoch few-label run would squash 3-epoch runs into the y axis
+        xlabel = "epoch (log scale)"
+    ax.set(xlabel=xlabel, ylabel=f"dev {_metric_label(models)}", title="Dev learning curves (every seed)")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=9)
     return fig
