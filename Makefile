@@ -64,6 +64,7 @@ bench-full: $(BENCH_DEPS)
 	$(BIN)/python benchmarks/transformer_speed.py --trainer-bf16
 	$(BIN)/python benchmarks/rdrop.py
 	$(BIN)/python benchmarks/semi_supervised.py
+	$(BIN)/python benchmarks/distill.py
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache .ruff_cache
