@@ -56,9 +56,20 @@ def main() -> None:
     meta = {"date": time.strftime("%Y-%m-%d"), "commit": commit.stdout.strip(), "extra": args.extra}
     results = ROOT / "benchmarks" / "results"
     results.mkdir(parents=True, exist_ok=True)
-    (results / "semi_supervised.json").write_text(json.dumps({"meta": meta, "rows": rows}, indent=2) + "\n")
+    path = results / "semi_supervised.json"
+    # A partial rerun replaces only the (task, mode) pairs it ran; earlier rows keep their commit.
+    kept = []
+    if path.is_file():
+        prev = json.loads(path.read_text())
+        ran = {(r["task"], r["mode"]) for r in rows}
+        kept = [r for r in prev["rows"] if (r["task"], r["mode"]) not in ran]
+        for r in kept:
+            r.setdefault("commit", prev["meta"].get("commit", "?"))
+    for r in rows:
+        r["commit"] = meta["commit"]
+    path.write_text(json.dumps({"meta": meta, "rows": kept + rows}, indent=2) + "\n")
     print(f"date {meta['date']}; commit {meta['commit']}\n")
-    print(table(rows))
+    print(table(kept + rows))
 
 
 def table(rows: list[dict]) -> str:
