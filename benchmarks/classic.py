@@ -95,6 +95,23 @@ def read_rows(path: Path) -> list[tuple[str, str]]:
     return rows
 
 
+def merge_results(path: Path, rows: list[dict], meta: dict, keys: tuple[str, ...]) -> list[dict]:
+    """Write ``rows`` to the results JSON at ``path``, keeping earlier rows whose ``keys`` this run
+    did not produce (a partial rerun replaces only what it ran; kept rows keep their commit)."""
+    kept = []
+    if path.is_file():
+        prev = json.loads(path.read_text())
+        ran = {tuple(r[k] for k in keys) for r in rows}
+        kept = [r for r in prev["rows"] if tuple(r[k] for k in keys) not in ran]
+        for r in kept:
+            r.setdefault("commit", prev["meta"].get("commit", "?"))
+    for r in rows:
+        r["commit"] = meta["commit"]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"meta": meta, "rows": kept + rows}, indent=2) + "\n")
+    return kept + rows
+
+
 def mean_std(values: list[float]) -> tuple[float, float]:
     return statistics.fmean(values), (statistics.stdev(values) if len(values) > 1 else 0.0)
 

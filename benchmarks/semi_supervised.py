@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from classic import ROOT, mean_std, run_one  # noqa: E402
+from classic import ROOT, mean_std, merge_results, run_one  # noqa: E402
 
 TASKS = {
     # task: (few-label UDA recipe, fully supervised recipe)
@@ -54,22 +54,11 @@ def main() -> None:
                 rows.append(row)
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=ROOT)
     meta = {"date": time.strftime("%Y-%m-%d"), "commit": commit.stdout.strip(), "extra": args.extra}
-    results = ROOT / "benchmarks" / "results"
-    results.mkdir(parents=True, exist_ok=True)
-    path = results / "semi_supervised.json"
-    # A partial rerun replaces only the (task, mode) pairs it ran; earlier rows keep their commit.
-    kept = []
-    if path.is_file():
-        prev = json.loads(path.read_text())
-        ran = {(r["task"], r["mode"]) for r in rows}
-        kept = [r for r in prev["rows"] if (r["task"], r["mode"]) not in ran]
-        for r in kept:
-            r.setdefault("commit", prev["meta"].get("commit", "?"))
-    for r in rows:
-        r["commit"] = meta["commit"]
-    path.write_text(json.dumps({"meta": meta, "rows": kept + rows}, indent=2) + "\n")
+    rows = merge_results(
+        ROOT / "benchmarks" / "results" / "semi_supervised.json", rows, meta, ("task", "mode")
+    )
     print(f"date {meta['date']}; commit {meta['commit']}\n")
-    print(table(kept + rows))
+    print(table(rows))
 
 
 def table(rows: list[dict]) -> str:

@@ -42,6 +42,18 @@ def tiny_data(tmp_path):
     }
 
 
+@pytest.fixture
+def few_label_data(tmp_path):
+    """train/dev/test TSV files of the easy two-class task, 200 training rows."""
+    d = tmp_path / "d"
+    d.mkdir()
+    return {
+        "train": write_tsv(d / "train.tsv", make_sentiment(200, 0)),
+        "dev": write_tsv(d / "dev.tsv", make_sentiment(40, 1)),
+        "test": write_tsv(d / "test.tsv", make_sentiment(60, 2)),
+    }
+
+
 ZH = {
     "sports": ["足球", "比赛", "球队", "冠军", "篮球"],
     "finance": ["股票", "银行", "基金", "市场", "利率"],

@@ -83,17 +83,6 @@ def test_bad_settings_are_config_errors(override, key):
         load_config(None, override)
 
 
-@pytest.fixture
-def data(tmp_path):
-    d = tmp_path / "d"
-    d.mkdir()
-    return {
-        "train": write_tsv(d / "train.tsv", make_sentiment(200, 0)),
-        "dev": write_tsv(d / "dev.tsv", make_sentiment(40, 1)),
-        "test": write_tsv(d / "test.tsv", make_sentiment(60, 2)),
-    }
-
-
 def _train(cli, run, data, *extra):
     sets = [f"data.{k}={v}" for k, v in data.items()] + [
         "model.name=fasttext",
@@ -104,13 +93,13 @@ def _train(cli, run, data, *extra):
     return cli("train", "-o", str(run), "--quiet", *[x for s in sets for x in ("--set", s)])
 
 
-def test_student_learns_from_a_teacher_run_through_the_cli(cli, tmp_path, data):
-    code, _, err = _train(cli, tmp_path / "teacher", data)
+def test_student_learns_from_a_teacher_run_through_the_cli(cli, tmp_path, few_label_data):
+    code, _, err = _train(cli, tmp_path / "teacher", few_label_data)
     assert code == 0, err
     code, _, err = _train(
         cli,
         tmp_path / "student",
-        data,
+        few_label_data,
         "model.name=textcnn",
         "objective.name=distill",
         f"objective.teacher={tmp_path / 'teacher'}",
@@ -124,8 +113,8 @@ def test_student_learns_from_a_teacher_run_through_the_cli(cli, tmp_path, data):
     assert json.loads((run / "metrics.json").read_text())["test"]["accuracy"] > 0.8
 
 
-def test_a_teacher_with_other_labels_is_refused(cli, tmp_path, data):
-    code, _, err = _train(cli, tmp_path / "teacher", data)
+def test_a_teacher_with_other_labels_is_refused(cli, tmp_path, few_label_data):
+    code, _, err = _train(cli, tmp_path / "teacher", few_label_data)
     assert code == 0, err
     other = write_tsv(
         tmp_path / "other.tsv", [("yes" if lab == "pos" else "no", t) for lab, t in make_sentiment(60, 3)]
@@ -133,7 +122,7 @@ def test_a_teacher_with_other_labels_is_refused(cli, tmp_path, data):
     code, _, err = _train(
         cli,
         tmp_path / "student",
-        {**data, "train": other, "dev": other, "test": other},
+        {**few_label_data, "train": other, "dev": other, "test": other},
         "objective.name=distill",
         f"objective.teacher={tmp_path / 'teacher'}",
     )
@@ -141,9 +130,13 @@ def test_a_teacher_with_other_labels_is_refused(cli, tmp_path, data):
     assert "other labels" in err and "'yes'" in err
 
 
-def test_a_missing_teacher_is_a_run_dir_error(cli, tmp_path, data):
+def test_a_missing_teacher_is_a_run_dir_error(cli, tmp_path, few_label_data):
     code, _, err = _train(
-        cli, tmp_path / "s", data, "objective.name=distill", f"objective.teacher={tmp_path / 'nope'}"
+        cli,
+        tmp_path / "s",
+        few_label_data,
+        "objective.name=distill",
+        f"objective.teacher={tmp_path / 'nope'}",
     )
     assert code != 0 and "Traceback" not in err
     assert "nope" in err and "not found" in err

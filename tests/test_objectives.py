@@ -9,7 +9,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from conftest import FAST, make_sentiment, write_tsv
+from conftest import FAST, make_sentiment
 from fenlei.config import ObjectiveConfig, UDAConfig, load_config
 from fenlei.errors import ConfigError
 from fenlei.objectives import build_objective
@@ -179,17 +179,6 @@ def test_out_of_range_settings_are_config_errors(override):
 
 def _sets(*items):
     return [x for item in items for x in ("--set", item)]
-
-
-@pytest.fixture
-def few_label_data(tmp_path):
-    d = tmp_path / "d"
-    d.mkdir()
-    return {
-        "train": write_tsv(d / "train.tsv", make_sentiment(200, 0)),
-        "dev": write_tsv(d / "dev.tsv", make_sentiment(40, 1)),
-        "test": write_tsv(d / "test.tsv", make_sentiment(60, 2)),
-    }
 
 
 def _train(cli, run, data, *extra):
