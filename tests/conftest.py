@@ -30,28 +30,26 @@ def write_tsv(path, rows, header=("label", "text")) -> str:
     return str(path)
 
 
+def sentiment_files(folder, n_train: int, n_test: int) -> dict[str, str]:
+    """train/dev/test TSV files of the easy two-class task in a new ``folder`` (40 dev rows)."""
+    folder.mkdir()
+    sizes = {"train": n_train, "dev": 40, "test": n_test}
+    return {
+        split: write_tsv(folder / f"{split}.tsv", make_sentiment(n, seed))
+        for seed, (split, n) in enumerate(sizes.items())
+    }
+
+
 @pytest.fixture
 def tiny_data(tmp_path):
     """train/dev/test TSV files of an easy two-class task."""
-    d = tmp_path / "data"
-    d.mkdir()
-    return {
-        "train": write_tsv(d / "train.tsv", make_sentiment(160, 0)),
-        "dev": write_tsv(d / "dev.tsv", make_sentiment(40, 1)),
-        "test": write_tsv(d / "test.tsv", make_sentiment(40, 2)),
-    }
+    return sentiment_files(tmp_path / "data", 160, 40)
 
 
 @pytest.fixture
 def few_label_data(tmp_path):
-    """train/dev/test TSV files of the easy two-class task, 200 training rows."""
-    d = tmp_path / "d"
-    d.mkdir()
-    return {
-        "train": write_tsv(d / "train.tsv", make_sentiment(200, 0)),
-        "dev": write_tsv(d / "dev.tsv", make_sentiment(40, 1)),
-        "test": write_tsv(d / "test.tsv", make_sentiment(60, 2)),
-    }
+    """The same task with 200 training rows and 60 test rows."""
+    return sentiment_files(tmp_path / "d", 200, 60)
 
 
 ZH = {

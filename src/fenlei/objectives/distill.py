@@ -20,11 +20,13 @@ from fenlei.objectives import OBJECTIVES
 from fenlei.objectives.supervised import CrossEntropy, supervised_loss
 
 
-def teacher_probabilities(teacher_dir: str, texts: Sequence[str], labels: LabelMap) -> np.ndarray:
+def teacher_probabilities(
+    teacher_dir: str, texts: Sequence[str], labels: LabelMap, device: str = "cpu"
+) -> np.ndarray:
     """The teacher run's probabilities for ``texts`` [N, K], columns in ``labels``' order."""
     from fenlei.inference.predictor import Predictor
 
-    teacher = Predictor(teacher_dir)
+    teacher = Predictor(teacher_dir, device=device)
     if teacher.multi_label:
         raise ConfigError(
             f"objective.teacher {teacher_dir} is a multi-label run; distill needs a single-label teacher"

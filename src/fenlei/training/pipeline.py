@@ -165,7 +165,7 @@ def _train(
     if cfg.objective.name == "distill":  # the teacher labels every training text once, copies included
         if ctx.is_main and not quiet:
             print(f"distill: {cfg.objective.teacher} labels {len(data.texts):,} training texts")
-        teacher = teacher_probabilities(cfg.objective.teacher, data.texts, splits.labels)
+        teacher = teacher_probabilities(cfg.objective.teacher, data.texts, splits.labels, str(device))
     objective = build_objective(cfg.objective, data.ids, len(splits.labels), uda=cfg.uda, teacher=teacher)
     plain = "bce" if cfg.data.multi_label else "cross_entropy"
     eval_objective = build_objective(type(cfg.objective)(name=plain), splits.train_ids, len(splits.labels))
