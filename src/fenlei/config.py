@@ -117,6 +117,7 @@ class ObjectiveConfig:
     teacher: str | None = None  # distill: a finished run directory whose predictions are the soft targets
     distill_alpha: float = 0.5  # distill: weight of the teacher's soft targets (1 - it weighs the labels)
     distill_temperature: float = 2.0  # distill: softens both distributions (Hinton et al. 2015)
+    adversarial: float = 0.0  # FGM: L2 size of the embedding perturbation per example; 0 = off
 
     def __post_init__(self) -> None:
         _range("objective.label_smoothing", self.label_smoothing, 0.0, 1.0)
@@ -125,6 +126,8 @@ class ObjectiveConfig:
         if self.rdrop_alpha < 0:
             raise ConfigError("objective.rdrop_alpha must be >= 0 (0 = the mean CE of two passes)")
         _range("objective.distill_alpha", self.distill_alpha, 0.0, 1.0)
+        if self.adversarial < 0:
+            raise ConfigError("objective.adversarial must be >= 0 (0 = off; try 1.0 for GloVe-sized vectors)")
         if self.distill_temperature <= 0:
             raise ConfigError(
                 "objective.distill_temperature must be > 0 (1 = the teacher's own probabilities)"

@@ -54,6 +54,10 @@ class TextModel(nn.Module):
     def forward(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:  # pragma: no cover
         raise NotImplementedError
 
+    def input_embeddings(self) -> list[nn.Module]:
+        """The layers that embed the input (adversarial training perturbs their outputs)."""
+        return [m for m in self.modules() if isinstance(m, (nn.Embedding, nn.EmbeddingBag))]
+
 
 def make_embedding(
     vocab_size: int,

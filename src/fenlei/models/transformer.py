@@ -111,6 +111,10 @@ class Transformer(TextModel):
         elif freeze_embeddings:
             (getattr(base, "embeddings", None) or self.embedding).requires_grad_(False)
 
+    def input_embeddings(self) -> list[nn.Module]:
+        """The word embeddings only: positions and token types are not the input."""
+        return [self.embedding]
+
     @property
     def base_model(self) -> nn.Module:
         """The pretrained encoder without any head."""

@@ -31,6 +31,9 @@ def build_objective(cfg, train_label_ids: Sequence[int], num_classes: int, **con
     teacher's probabilities of the training texts for distill).
     """
     from fenlei.objectives import bce, distill, rdrop, supervised, uda  # noqa: F401  (register the built-ins)
+    from fenlei.objectives.adversarial import Adversarial
 
     factory = OBJECTIVES.get(cfg.name)
-    return factory(cfg, train_label_ids, num_classes, **context)
+    objective = factory(cfg, train_label_ids, num_classes, **context)
+    adversarial = getattr(cfg, "adversarial", 0.0)
+    return Adversarial(objective, adversarial) if adversarial else objective
