@@ -89,7 +89,9 @@ def test_negative_epsilon_is_a_config_error():
 def test_cli_switch_trains_and_logs_the_adversarial_part(cli, tmp_path, tiny_data):
     sets = [f"data.{k}={v}" for k, v in tiny_data.items()]
     sets += ["model.name=textcnn", *FAST, "objective.adversarial=1.0"]
-    code, _, err = cli("train", "-o", str(tmp_path / "run"), "--quiet", *[x for s in sets for x in ("--set", s)])
+    code, _, err = cli(
+        "train", "-o", str(tmp_path / "run"), "--quiet", *[x for s in sets for x in ("--set", s)]
+    )
     assert code == 0, err
     header = (tmp_path / "run" / "history.csv").read_text().splitlines()[0].split(",")
     assert "adv" in header
