@@ -116,6 +116,32 @@ def mean_std(values: list[float]) -> tuple[float, float]:
     return statistics.fmean(values), (statistics.stdev(values) if len(values) > 1 else 0.0)
 
 
+def ab_table(rows: list[dict], modes: tuple[str, str], names: tuple[str, str]) -> str:
+    """Markdown: per recipe, the mean ± std accuracy of two modes (rows' ``mode``), their
+    difference in points (second minus first) and mean train seconds."""
+    a, b = names
+    lines = [
+        f"| recipe | {a} accuracy | {b} accuracy | difference | {a} train s | {b} train s |",
+        "|---|---|---|---|---|---|",
+    ]
+    for recipe in dict.fromkeys(r["recipe"] for r in rows):
+        cells, means, secs = [], {}, {}
+        for mode in modes:
+            ok = [r for r in rows if r["recipe"] == recipe and r["mode"] == mode and "error" not in r]
+            if not ok:
+                bad = [r["error"] for r in rows if r["recipe"] == recipe and r["mode"] == mode]
+                cells.append(f"failed: {bad[0]}" if bad else "not run")
+                continue
+            acc, sd = mean_std([r["accuracy"] for r in ok])
+            means[mode] = acc
+            secs[mode] = sum(r["train_seconds"] for r in ok) / len(ok)
+            cells.append(f"{acc:.4f} ± {sd:.4f} (n={len(ok)})")
+        diff = f"{100 * (means[modes[1]] - means[modes[0]]):+.2f} points" if len(means) == 2 else ""
+        s = [f"{secs[m]:.0f}" if m in secs else "" for m in modes]
+        lines.append(f"| {recipe} | {cells[0]} | {cells[-1]} | {diff} | {s[0]} | {s[1]} |")
+    return "\n".join(lines)
+
+
 def table(rows: list[dict]) -> str:
     lines = [
         "| recipe | seeds | test accuracy | macro-F1 | train s | infer texts/s | peak RSS MB | params |",
