@@ -65,6 +65,7 @@ bench-full: $(BENCH_DEPS)
 	$(BIN)/python benchmarks/rdrop.py
 	$(BIN)/python benchmarks/semi_supervised.py
 	$(BIN)/python benchmarks/distill.py
+	$(BIN)/python benchmarks/adversarial.py
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache .ruff_cache
