@@ -59,6 +59,8 @@ class Adversarial:
         pending = iter(deltas)
 
         def perturb(_module, _args, output):
+            # The second pass calls the layers in the same order as the first; a call the first
+            # pass did not differentiate (or one shaped differently) goes through unchanged.
             delta = next(pending, None)
             return None if delta is None or delta.shape != output.shape else output + delta
 
