@@ -127,7 +127,10 @@ class ObjectiveConfig:
             raise ConfigError("objective.rdrop_alpha must be >= 0 (0 = the mean CE of two passes)")
         _range("objective.distill_alpha", self.distill_alpha, 0.0, 1.0)
         if self.adversarial < 0:
-            raise ConfigError("objective.adversarial must be >= 0 (0 = off; try 1.0 for GloVe-sized vectors)")
+            raise ConfigError(
+                "objective.adversarial must be >= 0 (0 = off; it scales with the embedding norms: "
+                "1.5 for GloVe 50d words, see the README)"
+            )
         if self.distill_temperature <= 0:
             raise ConfigError(
                 "objective.distill_temperature must be > 0 (1 = the teacher's own probabilities)"

@@ -56,7 +56,12 @@ class TextModel(nn.Module):
 
     def input_embeddings(self) -> list[nn.Module]:
         """The layers that embed the input (adversarial training perturbs their outputs)."""
-        return [m for m in self.modules() if isinstance(m, (nn.Embedding, nn.EmbeddingBag))]
+        return embedding_modules(self)
+
+
+def embedding_modules(module: nn.Module) -> list[nn.Module]:
+    """Every ``nn.Embedding`` / ``nn.EmbeddingBag`` inside ``module``, in registration order."""
+    return [m for m in module.modules() if isinstance(m, (nn.Embedding, nn.EmbeddingBag))]
 
 
 def make_embedding(

@@ -35,5 +35,4 @@ def build_objective(cfg, train_label_ids: Sequence[int], num_classes: int, **con
 
     factory = OBJECTIVES.get(cfg.name)
     objective = factory(cfg, train_label_ids, num_classes, **context)
-    adversarial = getattr(cfg, "adversarial", 0.0)
-    return Adversarial(objective, adversarial) if adversarial else objective
+    return Adversarial(objective, cfg.adversarial) if cfg.adversarial else objective

@@ -11,18 +11,18 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from fenlei.models.base import TextModel, embedding_modules
+
 
 def embedding_layers(model: nn.Module) -> list[nn.Module]:
-    """The layers whose outputs are perturbed: the model's ``input_embeddings()``."""
+    """The layers whose outputs are perturbed: a fenlei model's ``input_embeddings()``, else
+    every embedding layer of the module."""
     inner = getattr(model, "module", model)  # unwrap DistributedDataParallel
-    layers = inner.input_embeddings() if hasattr(inner, "input_embeddings") else None
-    if not layers:
-        layers = [m for m in inner.modules() if isinstance(m, (nn.Embedding, nn.EmbeddingBag))]
-    return layers
+    return inner.input_embeddings() if isinstance(inner, TextModel) else embedding_modules(inner)
 
 
 def fgm_delta(grad: torch.Tensor, epsilon: float) -> torch.Tensor:
-    """``epsilon`` x grad / ||grad||, the norm taken over each example (row 0 is the batch)."""
+    """``epsilon`` x grad / ||grad||, the norm taken per example (dim 0 indexes the examples)."""
     norm = grad.float().flatten(1).norm(dim=1).clamp(min=1e-12)
     return (epsilon * grad.float() / norm.view(-1, *[1] * (grad.dim() - 1))).to(grad.dtype)
 
