@@ -16,13 +16,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import subprocess
 import sys
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from classic import ROOT, mean_std, run_one  # noqa: E402
+from classic import ROOT, mean_std, run_meta, run_one  # noqa: E402
 
 PAIRS = ["sst2-textcnn:sst2-minilm", "thucnews-textcnn:thucnews-e5"]
 
@@ -61,8 +59,7 @@ def main() -> None:
             for row in (plain, kd):
                 print(json.dumps(row), file=sys.stderr, flush=True)
             rows += [plain, kd]
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=ROOT)
-    meta = {"date": time.strftime("%Y-%m-%d"), "commit": commit.stdout.strip(), "extra": args.extra}
+    meta = run_meta() | {"extra": args.extra}
     results = ROOT / "benchmarks" / "results"
     results.mkdir(parents=True, exist_ok=True)
     (results / "distill.json").write_text(json.dumps({"meta": meta, "rows": rows}, indent=2) + "\n")

@@ -13,13 +13,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import subprocess
 import sys
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from classic import ROOT, mean_std, merge_results, run_one  # noqa: E402
+from classic import ROOT, mean_std, merge_results, run_meta, run_one  # noqa: E402
 
 TASKS = {
     # task: (few-label UDA recipe, fully supervised recipe)
@@ -52,8 +50,7 @@ def main() -> None:
                 row.update(task=task, mode=mode)
                 print(json.dumps(row), file=sys.stderr, flush=True)
                 rows.append(row)
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=ROOT)
-    meta = {"date": time.strftime("%Y-%m-%d"), "commit": commit.stdout.strip(), "extra": args.extra}
+    meta = run_meta() | {"extra": args.extra}
     rows = merge_results(
         ROOT / "benchmarks" / "results" / "semi_supervised.json", rows, meta, ("task", "mode")
     )
