@@ -163,14 +163,14 @@ def test_deterministic_runs_repeat(cli, tiny_data, tmp_path):
 
 
 def _checkpoint(folder: Path, step: int) -> None:
-    from fenlei.training import state_io
+    from fenlei import state_io
 
     folder.mkdir(parents=True)
     state_io.write_json(folder / "state.json", {"state": {"step": step}})
 
 
 def test_a_kill_during_the_checkpoint_swap_leaves_one_readable_copy(tmp_path):
-    from fenlei.training import state_io
+    from fenlei import state_io
 
     final = tmp_path / "last"
     _checkpoint(final, 1)

@@ -15,9 +15,9 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from fenlei import state_io
 from fenlei.config import load_config
 from fenlei.errors import ERROR_FILE_ENV
-from fenlei.training import state_io
 
 
 @dataclass

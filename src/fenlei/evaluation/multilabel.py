@@ -146,7 +146,7 @@ def save_thresholds(
     path: str | Path, label_names: Sequence[str], thresholds: np.ndarray, policy: str
 ) -> None:
     """Write ``thresholds.json``: the policy and one threshold per label, by name."""
-    from fenlei.training import state_io
+    from fenlei import state_io
 
     data = {
         "policy": policy,

@@ -10,6 +10,7 @@ import numpy as np
 import torch
 from safetensors import SafetensorError
 
+from fenlei import state_io
 from fenlei.config import load_config
 from fenlei.data.batching import Batches
 from fenlei.data.encoder import load_encoder
@@ -18,7 +19,6 @@ from fenlei.data.readers_io import replace_lone_surrogates
 from fenlei.errors import FenleiError, RunDirError
 from fenlei.evaluation.multilabel import THRESHOLDS_FILE, load_thresholds, probabilities
 from fenlei.models import create_model, eval_batch_size
-from fenlei.training import state_io
 
 REQUIRED = ("config.yaml", "labels.json", "model.safetensors")
 

@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from fenlei import state_io
 from fenlei.config import Config
 from fenlei.data.batching import Batches
 from fenlei.data.encoder import VocabEncoder
@@ -40,7 +41,7 @@ from fenlei.models import create_model, eval_batch_size
 from fenlei.objectives import build_objective
 from fenlei.objectives.distill import teacher_probabilities
 from fenlei.training import callbacks as cb
-from fenlei.training import distributed, state_io
+from fenlei.training import distributed
 from fenlei.training.train_data import AUGMENT_DIR, TrainData, prepare_train_data, save_cache
 from fenlei.training.trainer import Trainer, resolve_device
 

@@ -23,10 +23,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from fenlei import state_io
 from fenlei.errors import ConfigError, RunDirError, TrainingInterrupted
 from fenlei.evaluation.metrics import is_better
 from fenlei.evaluation.multilabel import probabilities, score
-from fenlei.training import state_io
 from fenlei.training.callbacks import Callback
 from fenlei.training.distributed import (
     SINGLE,
