@@ -118,6 +118,20 @@ def cli(monkeypatch, capsys):
     return run
 
 
+def make_objective(name: str = "cross_entropy", ids=(0, 1, 2), k: int = 3, **kw):
+    """The objective ``name`` for a training set with label ids ``ids`` of ``k`` classes; keyword
+    arguments are ObjectiveConfig keys (label_smoothing, class_weights, adversarial) or the
+    objective's own parameters."""
+    from fenlei.config import ObjectiveConfig
+    from fenlei.data.labels import LabelMap
+    from fenlei.objectives import Context, build_objective
+    from fenlei.task import SingleLabel
+
+    shared = {key: kw.pop(key) for key in ("label_smoothing", "class_weights", "adversarial") if key in kw}
+    cfg = ObjectiveConfig(name=name, params=kw, **shared)
+    return build_objective(cfg, Context(SingleLabel(), LabelMap([str(i) for i in range(k)]), list(ids)))
+
+
 FAST = ["train.epochs=3", "train.tensorboard=false", "train.progress=false", "train.batch_size=16"]
 
 

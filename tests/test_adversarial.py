@@ -5,11 +5,10 @@ from __future__ import annotations
 import pytest
 import torch
 
-from conftest import FAST
-from fenlei.config import ObjectiveConfig, load_config
+from conftest import FAST, make_objective
+from fenlei.config import load_config
 from fenlei.errors import ConfigError
 from fenlei.models import create_model
-from fenlei.objectives import build_objective
 from fenlei.objectives.adversarial import Adversarial, embedding_layers, fgm_delta
 
 
@@ -49,8 +48,8 @@ def test_transformer_perturbs_word_embeddings_only(tiny_bert):
 def test_loss_is_clean_plus_adversarial_and_the_push_raises_the_loss():
     model, batch = _textcnn(), _batch()
     model.train()
-    plain = build_objective(ObjectiveConfig(), [0, 1, 2], 3)
-    adv = build_objective(ObjectiveConfig(adversarial=0.5), [0, 1, 2], 3)
+    plain = make_objective()
+    adv = make_objective(adversarial=0.5)
     assert isinstance(adv, Adversarial)
     out = adv(model, batch)
     clean = plain(model, batch)["loss"]
@@ -66,7 +65,7 @@ def test_gradients_reach_the_tuned_table_and_spare_the_frozen_copy():
     model, batch = _textcnn(static_copy=True), _batch()
     model.train()
     frozen = model.static.weight.clone()
-    adv = Adversarial(build_objective(ObjectiveConfig(), [0, 1, 2], 3), 1.0)
+    adv = Adversarial(make_objective(), 1.0)
     adv(model, batch)["loss"].backward()
     assert model.embedding.weight.grad is not None and model.embedding.weight.grad.abs().sum() > 0
     assert model.static.weight.grad is None and torch.equal(model.static.weight, frozen)
@@ -75,8 +74,7 @@ def test_gradients_reach_the_tuned_table_and_spare_the_frozen_copy():
 def test_composes_with_rdrop():
     model, batch = _textcnn(dropout=0.3), _batch()
     model.train()
-    cfg = ObjectiveConfig(name="rdrop", adversarial=1.0)
-    out = build_objective(cfg, [0, 1, 2], 3)(model, batch)
+    out = make_objective("rdrop", adversarial=1.0)(model, batch)
     assert {"ce", "kl", "adv"} <= set(out) and torch.isfinite(out["loss"])
     out["loss"].backward()
 

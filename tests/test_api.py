@@ -53,10 +53,11 @@ def test_params_sections_and_errors():
     raw = clf._raw_config()
     assert raw["model"] == {"name": "textcnn", "num_filters": 8}
     assert raw["objective"] == {"name": "rdrop"} and raw["train"] == {"epochs": 2, "lr": 0.5}
+    # the constructor only stores; fit checks
     with pytest.raises(ConfigError, match="not_a_key: not a config key"):
-        TextClassifier(model="textcnn", not_a_key=1)
+        TextClassifier(model="textcnn", not_a_key=1).fit(["a", "b"], ["x", "y"])
     with pytest.raises(ConfigError, match="name: ambiguous"):
-        TextClassifier(name="x")
+        TextClassifier(name="x").fit(["a", "b"], ["x", "y"])
     with pytest.raises(FenleiError, match="not fitted"):
         TextClassifier().predict(["a"])
     with pytest.raises(FenleiError, match="one string"):

@@ -6,16 +6,19 @@ import pytest
 
 from fenlei.config import Config, load_config
 from fenlei.errors import ConfigError
+from fenlei.resolve import resolve
 
 
 def test_defaults_roundtrip(tmp_path):
-    cfg = Config()
+    cfg = resolve(Config(), in_memory=True).cfg
     path = tmp_path / "c.yaml"
     cfg.save(path)
     again = load_config(path)
     assert again.to_dict() == cfg.to_dict()
     # family params are written flat beside the model keys, with defaults filled in
     assert again.to_dict()["model"]["num_filters"] == 100
+    # the task's defaults are filled in once the run resolves its config
+    assert (again.objective.name, again.train.metric) == ("cross_entropy", "accuracy")
 
 
 def test_overrides_parse_values():
@@ -25,7 +28,7 @@ def test_overrides_parse_values():
     )
     assert cfg.train.lr == pytest.approx(3e-5)
     assert cfg.train.epochs == 2
-    assert cfg.model.params["hidden_size"] == 16
+    assert resolve(cfg, in_memory=True).cfg.model.params["hidden_size"] == 16
     assert cfg.data.dev is None
 
 
@@ -53,7 +56,7 @@ def test_paths_relative_to_config_file(tmp_path):
 )
 def test_bad_values_name_the_key(override, needle):
     with pytest.raises(ConfigError, match=needle.replace("(", r"\(")):
-        load_config(None, [override])
+        resolve(load_config(None, [override]), in_memory=True)
 
 
 def test_bad_yaml_names_file(tmp_path):

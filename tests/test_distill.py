@@ -10,9 +10,11 @@ import torch
 import torch.nn.functional as F
 
 from conftest import FAST, make_sentiment, write_tsv
-from fenlei.config import ObjectiveConfig, load_config
+from fenlei.config import load_config
 from fenlei.errors import ConfigError
-from fenlei.objectives import build_objective
+from fenlei.objectives.distill import Distill
+from fenlei.objectives.supervised import CrossEntropy
+from fenlei.resolve import resolve
 
 
 class Linear(torch.nn.Module):
@@ -30,9 +32,10 @@ def _batch(n=8):
     return {"x": torch.randn(n, 6, generator=g), "labels": torch.arange(n) % 3, "index": torch.arange(n)}
 
 
-def _distill(teacher, **kw):
-    cfg = ObjectiveConfig(name="distill", teacher="unused", **kw)
-    return build_objective(cfg, [i % 3 for i in range(len(teacher))], 3, teacher=teacher)
+def _distill(teacher, distill_alpha=0.5, distill_temperature=2.0, label_smoothing=0.0):
+    """The distill loss over precomputed teacher probabilities (the objective's builder gets them
+    from a teacher run)."""
+    return Distill(CrossEntropy(label_smoothing), teacher, distill_alpha, distill_temperature)
 
 
 def test_alpha_zero_is_cross_entropy_and_alpha_one_ignores_labels():
@@ -80,7 +83,7 @@ def test_rows_follow_the_batch_index():
 )
 def test_bad_settings_are_config_errors(override, key):
     with pytest.raises(ConfigError, match=key):
-        load_config(None, override)
+        resolve(load_config(None, override), in_memory=True)
 
 
 def _train(cli, run, data, *extra):

@@ -13,11 +13,16 @@ from sklearn import metrics as skm
 
 from conftest import write_tsv
 from fenlei.config import Config, load_config
+from fenlei.data.label_cells import ListCells
+from fenlei.data.labels import LabelMap
 from fenlei.data.loading import load_splits
 from fenlei.data.readers import read_examples
 from fenlei.errors import ConfigError, DataError
-from fenlei.evaluation.multilabel import decide, multilabel_metrics, probabilities, tune_thresholds
-from fenlei.objectives import build_objective
+from fenlei.evaluation.metrics import multilabel_metrics
+from fenlei.evaluation.thresholds import decide, tune_thresholds
+from fenlei.objectives import Context, build_objective
+from fenlei.resolve import resolve
+from fenlei.task import MultiLabel, SingleLabel
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "tests" / "data" / "multilabel"
@@ -42,7 +47,7 @@ def test_jsonl_list_labels(tmp_path):
             {"text": "nothing", "label": []},  # empty list: counted, not fatal
         ],
     )
-    ex = read_examples(path, multi_label=True)
+    ex = read_examples(path, cells=ListCells("|"))
     assert ex.labels == [["sports", "politics"], ["tech"], ["health", "tech"]]
     assert ex.texts == ["goal and vote", "chip", "doctor"]
     assert ex.skipped == {"empty_label_list": 1}
@@ -50,12 +55,12 @@ def test_jsonl_list_labels(tmp_path):
 
 def test_tsv_and_csv_separator(tmp_path):
     tsv = write_tsv(tmp_path / "a.tsv", [("sports|politics", "goal vote"), ("tech", "chip"), (" | ", "x")])
-    ex = read_examples(tsv, multi_label=True)
+    ex = read_examples(tsv, cells=ListCells("|"))
     assert ex.labels == [["sports", "politics"], ["tech"]]
     assert ex.skipped == {"empty_label_list": 1}
     csv = tmp_path / "a.csv"
     csv.write_text('text,label\n"goal, vote","sports;politics"\nchip,tech\n', encoding="utf-8")
-    ex = read_examples(csv, multi_label=True, label_separator=";")
+    ex = read_examples(csv, cells=ListCells(";"))
     assert ex.labels == [["sports", "politics"], ["tech"]]
 
 
@@ -115,17 +120,21 @@ def test_unseen_label_in_test(tmp_path):
 # ---------------------------------------------------------------- config
 
 
+def _resolved(overrides):
+    return resolve(load_config(None, overrides), in_memory=True).cfg
+
+
 def test_config_defaults_follow_multi_label():
-    cfg = load_config(None, ["data.multi_label=true"])
+    cfg = _resolved(["data.multi_label=true"])
     assert (cfg.objective.name, cfg.train.metric) == ("bce", "micro_f1")
-    cfg = load_config(None, ["data.multi_label=true", "train.metric=accuracy"])
+    cfg = _resolved(["data.multi_label=true", "train.metric=accuracy"])
     assert cfg.train.metric == "accuracy"  # said so: kept (subset accuracy)
     with pytest.raises(ConfigError, match="objective.name: 'cross_entropy' is a single-label"):
-        load_config(None, ["data.multi_label=true", "objective.name=cross_entropy"])
+        _resolved(["data.multi_label=true", "objective.name=cross_entropy"])
     with pytest.raises(ConfigError, match="objective.name: bce .* data.multi_label: true"):
-        load_config(None, ["objective.name=bce"])
+        _resolved(["objective.name=bce"])
     with pytest.raises(ConfigError, match="train.metric: mcc"):
-        load_config(None, ["data.multi_label=true", "train.metric=mcc"])
+        _resolved(["data.multi_label=true", "train.metric=mcc"])
     with pytest.raises(ConfigError, match="train.threshold"):
         load_config(None, ["train.threshold=best"])
     assert (
@@ -141,22 +150,23 @@ def test_bce_matches_torch():
     torch.manual_seed(0)
     logits = torch.randn(5, 3)
     labels = torch.tensor([[1, 0, 1], [0, 0, 1], [1, 1, 0], [0, 1, 0], [1, 0, 0]])
-    cfg = load_config(None, ["data.multi_label=true"]).objective
-    objective = build_objective(cfg, labels.tolist(), 3)
+    cfg = _resolved(["data.multi_label=true"]).objective
+    ctx = Context(MultiLabel(), LabelMap(["a", "b", "c"]), labels.tolist())
+    objective = build_objective(cfg, ctx)
     out = objective(lambda batch: logits, {"labels": labels})
     assert out["logits"].shape == (5, 3)
     expected = torch.nn.BCEWithLogitsLoss()(logits, labels.float())
     assert float(out["loss"]) == pytest.approx(float(expected), rel=1e-6)
     cfg.class_weights = "balanced"  # pos_weight = negatives / positives per label
-    objective = build_objective(cfg, labels.tolist(), 3)
+    objective = build_objective(cfg, ctx)
     pos_weight = torch.tensor([2 / 3, 3 / 2, 3 / 2])
     expected = torch.nn.BCEWithLogitsLoss(pos_weight=pos_weight)(logits, labels.float())
     assert float(objective.loss(logits, labels)) == pytest.approx(float(expected), rel=1e-6)
     cfg.class_weights = [1.0, 2.0]
     with pytest.raises(ConfigError, match="2 values but the data has 3 labels"):
-        build_objective(cfg, labels.tolist(), 3)
-    assert torch.allclose(probabilities(logits, True), torch.sigmoid(logits))
-    assert torch.allclose(probabilities(logits, False).sum(-1), torch.ones(5))
+        build_objective(cfg, ctx)
+    assert torch.allclose(MultiLabel().probabilities(logits), torch.sigmoid(logits))
+    assert torch.allclose(SingleLabel().probabilities(logits).sum(-1), torch.ones(5))
 
 
 def test_threshold_tuning_picks_the_f1_best():

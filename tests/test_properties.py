@@ -12,12 +12,12 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from fenlei.data.encoder import VocabEncoder, truncate
+from fenlei.data.encoders import EncoderSettings
 from fenlei.data.labels import LabelMap
-from fenlei.data.readers import read_examples
-from fenlei.data.readers_io import read_text, replace_lone_surrogates
-from fenlei.data.text import make_tokenizer
+from fenlei.data.readers import read_examples, read_text, replace_lone_surrogates
+from fenlei.data.text import make_tokenizer, truncate
 from fenlei.data.vocab import Vocab
+from fenlei.data.vocab_encoder import VocabEncoder
 from fenlei.errors import DataError, FenleiError
 
 FAST = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -176,7 +176,7 @@ class _Tok:
 def test_encode_stays_inside_the_vocab_and_max_length(train, texts, max_length, strategy, kind):
     tok = _Tok()
     tok.kind = kind
-    encoder, _ = VocabEncoder.fit(train, tok, max_length, strategy)
+    encoder, _ = VocabEncoder.fit(train, EncoderSettings(tok, max_length, strategy))
     for ids in encoder.encode(texts):
         assert 1 <= len(ids) <= max_length
         assert ids.dtype.name == "int64"

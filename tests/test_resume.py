@@ -177,12 +177,13 @@ def test_a_kill_during_the_checkpoint_swap_leaves_one_readable_copy(tmp_path):
     _checkpoint(tmp_path / "last.tmp", 2)
     # killed after moving the old copy aside, before the new one took its name
     os.replace(final, tmp_path / "last.old")
-    assert state_io.existing_dir(final) == tmp_path / "last.old"
+    assert state_io.existing_dir(final, "state.json") == tmp_path / "last.old"
     state_io.replace_dir(tmp_path / "last.tmp", final)  # the next save finishes the swap
-    assert state_io.existing_dir(final) == final and not (tmp_path / "last.old").exists()
+    assert state_io.existing_dir(final, "state.json") == final and not (tmp_path / "last.old").exists()
     # killed while writing a file of the new copy: the half-written temp file is not the copy
     (final / "state.json.tmp").write_text('{"state": {"st')
-    assert json.loads((state_io.existing_dir(final) / "state.json").read_text())["state"]["step"] == 2
+    found = state_io.existing_dir(final, "state.json")
+    assert json.loads((found / "state.json").read_text())["state"]["step"] == 2
 
 
 def test_a_damaged_checkpoint_is_a_clear_error(cli, tiny_data, tmp_path):

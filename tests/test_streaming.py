@@ -8,7 +8,6 @@ import io
 import json
 import os
 import random
-import re
 from collections import Counter
 from pathlib import Path
 
@@ -16,15 +15,15 @@ import numpy as np
 import pytest
 
 from fenlei.config import Config, DataConfig
-from fenlei.data import streaming_rows, streaming_store
+from fenlei.data import streaming_store
 from fenlei.data.batching import Batches
-from fenlei.data.encoder import VocabEncoder
+from fenlei.data.encoders import EncoderSettings
 from fenlei.data.loading import load_splits
-from fenlei.data.readers import read_examples
-from fenlei.data.readers_io import ReadOptions
+from fenlei.data.readers import ReadOptions, Rows, decoding, read_examples
 from fenlei.data.streaming import prepare_streaming, use_streaming
-from fenlei.data.streaming_rows import RowReader
+from fenlei.data.vocab_encoder import VocabEncoder
 from fenlei.errors import ConfigError, DataError, FenleiError
+from fenlei.resolve import resolve
 
 WORDS = ["the", "film", "story", "plot", "café", "naïve", "don't", "well-made", "2024", "!", "?", "Good"]
 WORDS += [f"{a}{b}" for a in "bdfgklmnprst" for b in ("a", "ei", "ou", "ing")]
@@ -32,9 +31,8 @@ WORDS += [f"{a}{b}" for a in "bdfgklmnprst" for b in ("a", "ei", "ou", "ing")]
 
 @pytest.fixture(autouse=True)
 def small_buffers(monkeypatch):
-    """Blocks, chunks and flushes far smaller than the rows, so every boundary is crossed."""
-    monkeypatch.setattr(streaming_rows, "BLOCK", 97)
-    monkeypatch.setattr(streaming_rows, "CHUNK_ROWS", 7)
+    """Blocks and flushes far smaller than the rows, so every boundary is crossed."""
+    monkeypatch.setattr(decoding, "BLOCK", 97)
     monkeypatch.setattr(streaming_store, "FLUSH_TOKENS", 50)
 
 
@@ -87,9 +85,8 @@ def config(tmp_path, train: str, **data) -> Config:
 
 def in_memory(cfg: Config):
     splits = load_splits(cfg.data)
-    encoder, tokens = VocabEncoder.fit(
-        splits.train.texts, cfg.tokenizer, cfg.data.max_length, cfg.data.truncation
-    )
+    settings = EncoderSettings(cfg.tokenizer, cfg.data.max_length, cfg.data.truncation)
+    encoder, tokens = VocabEncoder.fit(splits.train.texts, settings)
     return splits, encoder, encoder.encode(tokens=tokens)
 
 
@@ -256,7 +253,7 @@ def test_auto_streams_big_column_files_only(tmp_path):
 )
 def test_bad_data_settings(data, match):
     with pytest.raises(ConfigError, match=match) as info:
-        Config.from_dict({"data": {"train": "x.tsv", **data}})
+        resolve(Config.from_dict({"data": {"train": "x.tsv", **data}}))
     assert "data.streaming" in str(info.value)
 
 
@@ -274,7 +271,7 @@ def test_settings_that_need_memory_are_refused(tmp_path, setting, match):
     section, key, value = setting
     setattr(getattr(cfg, section), key, value)
     with pytest.raises(ConfigError, match=match) as info:
-        prepare_streaming(cfg, tmp_path / "run")
+        resolve(cfg)  # the run refuses before anything is read or written
     assert "set data.streaming: false" in str(info.value)
     assert not (tmp_path / "run").exists()
 
@@ -318,52 +315,42 @@ BAD = [
 
 
 @pytest.mark.parametrize("name, content", BAD)
-@pytest.mark.parametrize("block", [97, 1 << 20])
-@pytest.mark.parametrize("delegate", [True, False])
-def test_errors_are_the_readers_errors(tmp_path, monkeypatch, name, content, block, delegate):
-    """Word for word where the file is small enough to ask the reader; else at the same place."""
-    monkeypatch.setattr(streaming_rows, "BLOCK", block)
-    monkeypatch.setattr(streaming_rows, "DELEGATE_BYTES", 1 << 20 if delegate else -1)
+@pytest.mark.parametrize("block", [1, 97, 1 << 20])
+def test_errors_are_the_readers_errors(tmp_path, monkeypatch, name, content, block):
+    """The corpus builder reads the readers' own rows: the same error, word for word, for any block."""
+    monkeypatch.setattr(decoding, "BLOCK", block)
     path = tmp_path / name
     path.write_bytes(content)
     fmt = {".csv": "csv", ".jsonl": "jsonl"}.get(Path(name.removesuffix(".gz")).suffix, "tsv")
     with pytest.raises(DataError) as memory:
         read_examples(path, format=fmt)
     with pytest.raises(DataError) as streamed:
-        for _ in RowReader(path, fmt, ReadOptions()).chunks():
+        for _ in Rows(path, fmt, ReadOptions()):
             pass
-    if delegate:
-        assert str(streamed.value) == str(memory.value)
-    else:
-        where = re.compile(re.escape(str(path)) + r"(, line \d+)?")
-        assert where.match(str(streamed.value))[0] == where.match(str(memory.value))[0], str(streamed.value)
+    assert str(streamed.value) == str(memory.value)
 
 
 def test_csv_stray_quotes_read_leniently_as_in_memory(tmp_path):
     path = tmp_path / "a.csv"
     path.write_text('text,label\n"hi" there,pos\nfine "quoted" words,neg\n"a, b",pos\n')
     ex = read_examples(path, format="csv")
-    rows = [
-        r
-        for chunk in RowReader(path, "csv", ReadOptions()).chunks()
-        for r in zip(chunk.texts, chunk.labels, strict=True)
-    ]
+    rows = [(text, label) for _, text, label in Rows(path, "csv", ReadOptions())]
     assert rows == list(zip(ex.texts, ex.labels, strict=True))
+    assert rows == [("hi there", "pos"), ('fine "quoted" words', "neg"), ("a, b", "pos")]
 
 
-def test_errors_of_their_own(tmp_path):
-    path = tmp_path / "a.jsonl"
-    path.write_text('[{"text": "good", "label": "pos"}]\n')
-    with pytest.raises(DataError, match="JSON array cannot be streamed.*data.streaming: false"):
-        list(RowReader(path, "jsonl", ReadOptions()).chunks())
-    path = tmp_path / "a.tsv"
-    path.write_bytes("label\ttext\npos\tgood\n".encode("utf-16"))
-    with pytest.raises(DataError, match="utf-16 file cannot be streamed.*data.streaming: false"):
-        list(RowReader(path, "tsv", ReadOptions()).chunks())
+def test_json_arrays_and_utf16_stream_too(tmp_path):
+    """What the second reader refused: one reader path reads them, row by row (an array whole)."""
+    array = tmp_path / "a.json"
+    array.write_text('[{"text": "good", "label": "pos"}, {"text": "bad", "label": "neg"}]\n')
+    utf16 = tmp_path / "a.tsv"
+    utf16.write_bytes("label\ttext\npos\tgood\nneg\tbad\n".encode("utf-16"))
+    for path, fmt in ((array, "jsonl"), (utf16, "tsv")):
+        assert [row[1:] for row in Rows(path, fmt)] == [("good", "pos"), ("bad", "neg")]
     with pytest.raises(DataError, match="unknown encoding 'nope'"):
-        list(RowReader(path, "tsv", ReadOptions(encoding="nope")).chunks())
+        list(Rows(utf16, "tsv", ReadOptions(encoding="nope")))
     with pytest.raises(DataError, match="not found; check data.train"):
-        list(RowReader(tmp_path / "missing.tsv", "tsv", ReadOptions()).chunks())
+        list(Rows(tmp_path / "missing.tsv", "tsv", ReadOptions()))
 
 
 def test_train_streamed_equals_in_memory(cli, tiny_data, tmp_path):

@@ -8,16 +8,20 @@ import torch
 
 from fenlei.config import load_config
 from fenlei.data.batching import Batches
+from fenlei.data.labels import LabelMap
 from fenlei.errors import ConfigError
 from fenlei.models import create_model
-from fenlei.objectives import build_objective
+from fenlei.objectives import Context, build_objective
+from fenlei.resolve import resolve
+from fenlei.task import SingleLabel
 from fenlei.training.callbacks import Callback, EarlyStopping
 from fenlei.training.ema import WeightEMA
 from fenlei.training.trainer import Trainer
 
 
 def _setup(overrides, checkpoint_dir=None, callbacks=()):
-    cfg = load_config(None, ["model.name=fasttext", "train.progress=false", *overrides])
+    raw = load_config(None, ["model.name=fasttext", "train.progress=false", *overrides])
+    cfg = resolve(raw, in_memory=True).cfg
     rng = np.random.default_rng(0)
     # filler tokens 10..39 plus one key token: 2..5 means class 0, 6..9 class 1
     labels = [i % 2 for i in range(120)]
@@ -27,7 +31,7 @@ def _setup(overrides, checkpoint_dir=None, callbacks=()):
     ]
     torch.manual_seed(0)
     model = create_model("fasttext", 40, 2, params={"ngrams": 1}, embed_dim=16)
-    objective = build_objective(cfg.objective, labels, 2)
+    objective = build_objective(cfg.objective, Context(SingleLabel(), LabelMap(["a", "b"]), labels))
     train_b = Batches(seqs[:100], labels[:100], 10, 0, shuffle=True, seed=cfg.train.seed)
     dev_b = Batches(seqs[100:], labels[100:], 32, 0)
     trainer = Trainer(

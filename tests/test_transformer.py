@@ -9,10 +9,12 @@ import pytest
 import torch
 
 from conftest import make_sentiment, write_tsv
-from fenlei.data.encoder import truncate
+from fenlei.data.encoders import EncoderSettings
 from fenlei.data.hf_encoder import HFEncoder
+from fenlei.data.text import truncate
 from fenlei.errors import ModelError
 from fenlei.models import create_model
+from fenlei.models.transformer import Transformer
 from fenlei.training.optim import param_groups
 
 # What the fine-tuning tutorials do, quietly: linear warmup/decay, progress and event files off.
@@ -30,6 +32,12 @@ def _one_thread(one_thread):
     yield
 
 
+def _fit(texts, pretrained, max_length, truncation="head"):
+    """HFEncoder.fit as training calls it: the source comes from the model family."""
+    source = Transformer.encoder_source({"pretrained": pretrained})
+    return HFEncoder.fit(texts, EncoderSettings(None, max_length, truncation, source))
+
+
 def test_truncation_strategies():
     seq = list(range(10))
     assert truncate(seq, 4, "head") == [0, 1, 2, 3]
@@ -39,7 +47,7 @@ def test_truncation_strategies():
 
 
 def test_hf_encoder_keeps_special_tokens_and_respects_positions(tiny_bert):
-    enc, ids = HFEncoder.fit(["good film", ""], tiny_bert, max_length=512, truncation="head+tail")
+    enc, ids = _fit(["good film", ""], tiny_bert, max_length=512, truncation="head+tail")
     assert enc.max_length == 64  # clamped to the model's position table
     cls, sep = enc.tokenizer.cls_token_id, enc.tokenizer.sep_token_id
     assert ids[0][0] == cls and ids[0][-1] == sep and len(ids[0]) == 4
@@ -63,7 +71,7 @@ def test_tokenizer_without_pad_token_gets_one(tiny_bert):
 @pytest.mark.parametrize("pooling", ["cls", "mean"])
 def test_model_shapes_no_nan_and_overfits(tiny_bert, pooling):
     torch.manual_seed(0)
-    enc, ids = HFEncoder.fit([t for _, t in make_sentiment(16, 0)], tiny_bert, 64)
+    enc, ids = _fit([t for _, t in make_sentiment(16, 0)], tiny_bert, 64)
     labels = torch.tensor([0 if lab == "pos" else 1 for lab, _ in make_sentiment(16, 0)])
     model = create_model(
         "transformer", enc.vocab_size, 2, params={"pretrained": tiny_bert, "pooling": pooling}

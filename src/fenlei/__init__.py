@@ -13,7 +13,8 @@ if TYPE_CHECKING:
     from fenlei.api import TextClassifier
     from fenlei.config import Config, load_config
     from fenlei.errors import FenleiError
-    from fenlei.inference.predictor import Predictor, load
+    from fenlei.inference import load
+    from fenlei.inference.predictor import Predictor
     from fenlei.training.pipeline import train
 
 _LAZY = {
@@ -22,7 +23,7 @@ _LAZY = {
     "load_config": "fenlei.config",
     "FenleiError": "fenlei.errors",
     "Predictor": "fenlei.inference.predictor",
-    "load": "fenlei.inference.predictor",
+    "load": "fenlei.inference",
     "train": "fenlei.training.pipeline",
     "evaluate_file": "fenlei.evaluation.evaluate",
 }

@@ -1,10 +1,13 @@
-"""scikit-learn style Python API: ``TextClassifier(model="textcnn", epochs=5).fit(texts, labels)``.
+"""A scikit-learn estimator: ``TextClassifier(model="textcnn", epochs=5).fit(texts, labels)``.
 
-Keyword arguments are config keys. A key that lives in one config section is given bare
-(``epochs``, ``lr``, ``vectors``, ``num_filters``); a key that several sections share is given
-as ``section__key`` (``objective__name="rdrop"``). Training goes through the same pipeline as
-``fenlei train`` and the fitted model is a run directory, so ``save`` copies it and ``load``
-opens any run directory, including one made by the CLI.
+It inherits ``BaseEstimator`` and ``ClassifierMixin``, so ``clone``, ``Pipeline``,
+``GridSearchCV`` and ``cross_val_score`` work. The constructor only stores its arguments, as
+given; everything is checked and done in ``fit``. Keyword arguments are config keys: a key that
+lives in one config section is given bare (``epochs``, ``lr``, ``vectors``, ``num_filters``), a
+key that several sections share as ``section__key`` (``objective__name="rdrop"``). Training goes
+through the same ``train`` as ``fenlei train``, with the texts in memory, and the fitted model is
+a run directory: ``save`` copies it and ``load`` opens any run directory, including one made by
+the CLI.
 """
 
 from __future__ import annotations
@@ -13,178 +16,193 @@ import dataclasses
 import json
 import shutil
 import tempfile
-from collections.abc import Iterable
+import weakref
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.exceptions import NotFittedError
 
 from fenlei.errors import ConfigError, FenleiError
+from fenlei.rundir import API, RunDir
 
-API_FILE = "api.json"  # the estimator's own params and label type, beside the run's files
+# Constructor arguments that are not config keys.
+_OWN = ("model", "run_dir", "verbose")
 
 
-class TextClassifier:
-    """A text classifier with fit / predict / predict_proba / score / save / load."""
+class NotFitted(FenleiError, NotFittedError):
+    """predict/score/save before fit."""
+
+
+class TextClassifier(ClassifierMixin, BaseEstimator):
+    """A text classifier with fit / predict / predict_proba / score / save / load.
+
+    model: a registered model family (``fenlei models``).
+    epochs, lr, batch_size, max_length, seed, device: the config keys most often set.
+    run_dir: where the fitted run is written; None = a temporary folder kept until the
+        estimator is garbage-collected (``save`` copies it elsewhere).
+    verbose: show the plan, progress bar and epoch table.
+    **config: any other config key, bare or as ``section__key``.
+    """
 
     def __init__(
-        self, model: str = "fasttext", *, run_dir: str | Path | None = None, verbose: bool = False, **config
-    ):
+        self,
+        model: str = "fasttext",
+        *,
+        epochs: int | None = None,
+        lr: float | None = None,
+        batch_size: int | None = None,
+        max_length: int | None = None,
+        seed: int | None = None,
+        device: str | None = None,
+        run_dir: str | Path | None = None,
+        verbose: bool = False,
+        **config: Any,
+    ) -> None:
         self.model = model
+        self.epochs = epochs
+        self.lr = lr
+        self.batch_size = batch_size
+        self.max_length = max_length
+        self.seed = seed
+        self.device = device
         self.run_dir = run_dir
         self.verbose = verbose
-        self.config = dict(config)
-        self._raw_config()  # fail now on an unknown or ambiguous key, not at fit time
-        self._predictor = None
-        self._int_labels = False
+        for key, value in config.items():
+            setattr(self, key, value)
+        self._config_keys = tuple(config)
 
     # ------------------------------------------------------------------ sklearn protocol
     def get_params(self, deep: bool = True) -> dict[str, Any]:
-        """The constructor arguments (config keys included), as scikit-learn expects."""
-        return {"model": self.model, "run_dir": self.run_dir, "verbose": self.verbose, **self.config}
+        """The constructor arguments (extra config keys included), as scikit-learn expects."""
+        params = super().get_params(deep=False)
+        params.update({key: getattr(self, key) for key in self._config_keys})
+        return params
 
-    def set_params(self, **params) -> TextClassifier:
-        """Change constructor arguments; the model must be fitted again."""
-        for key in ("model", "run_dir", "verbose"):
-            if key in params:
-                setattr(self, key, params.pop(key))
-        self.config.update(params)
-        self._raw_config()
+    def set_params(self, **params: Any) -> TextClassifier:
+        """Change constructor arguments (any config key may be added); fit again to use them."""
+        named = set(super().get_params(deep=False))
+        for key, value in params.items():
+            setattr(self, key, value)
+            if key not in named and key not in self._config_keys:
+                self._config_keys = (*self._config_keys, key)
         return self
 
-    @property
-    def classes_(self) -> np.ndarray:
-        """Label values in the column order of ``predict_proba``."""
-        names = self._fitted().label_names
-        if self._int_labels:
-            return np.array([int(n) for n in names], dtype=np.int64)
-        return np.array(names, dtype=object)
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.two_d_array = False  # a sequence of texts, not a matrix
+        tags.input_tags.string = True
+        return tags
 
     # ------------------------------------------------------------------ training
-    def fit(self, texts, labels, dev: tuple[Any, Any] | None = None) -> TextClassifier:
-        """Train on ``texts``/``labels`` (lists, arrays or pandas Series); ``dev`` = (texts, labels)
-        for model selection, else a stratified share of train is held out. Returns self."""
+    def fit(self, X, y, dev: tuple[Any, Any] | None = None) -> TextClassifier:
+        """Train on texts ``X`` and labels ``y`` (lists, arrays or pandas Series); ``dev`` =
+        (texts, labels) for model selection, else a stratified share of train is held out."""
         from fenlei.config import Config
+        from fenlei.data.examples import Examples
         from fenlei.training.pipeline import train
 
-        texts = _texts(texts, "texts")
-        labels = _labels(labels, len(texts))
-        self._int_labels = all(isinstance(y, int) for y in labels)
-        work = Path(tempfile.mkdtemp(prefix="fenlei-fit-"))
-        try:
-            raw = self._raw_config()
-            raw.setdefault("data", {})["train"] = _write_jsonl(work / "train.jsonl", texts, labels)
-            if dev is not None:
-                dev_texts = _texts(dev[0], "dev texts")
-                raw["data"]["dev"] = _write_jsonl(
-                    work / "dev.jsonl", dev_texts, _labels(dev[1], len(dev_texts))
-                )
-            raw["data"].setdefault("test", None)
-            train_cfg = raw.setdefault("train", {})
-            train_cfg.setdefault("tensorboard", False)
-            train_cfg.setdefault("report", False)
-            train_cfg.setdefault("progress", self.verbose)
-            if any(isinstance(y, list) for y in labels):
-                raw["data"].setdefault("multi_label", True)
-            cfg = Config.from_dict(raw, "TextClassifier")
-            run_dir = Path(self.run_dir) if self.run_dir else work / "run"
-            if (run_dir / API_FILE).is_file():
+        texts = _texts(X, "texts")
+        labels = _labels(y, len(texts))
+        int_labels = all(isinstance(v, int) for v in labels)
+        raw = self._raw_config()
+        train_cfg = raw.setdefault("train", {})
+        train_cfg.setdefault("tensorboard", False)
+        train_cfg.setdefault("report", False)
+        train_cfg.setdefault("progress", self.verbose)
+        if any(isinstance(v, list) for v in labels):
+            raw.setdefault("data", {}).setdefault("multi_label", True)
+        cfg = Config.from_dict(raw, "TextClassifier")
+        dev_examples = None
+        if dev is not None:
+            dev_texts = _texts(dev[0], "dev texts")
+            dev_examples = Examples(dev_texts, _cells(_labels(dev[1], len(dev_texts))), "dev")
+        self._release()
+        if self.run_dir:
+            run_dir = Path(self.run_dir)
+            if (run_dir / API).is_file():
                 shutil.rmtree(run_dir)  # refitting an estimator replaces the run it made before
-            result = train(cfg, run_dir, quiet=not self.verbose)
-            (result.run_dir / API_FILE).write_text(
-                json.dumps({"params": _plain(self.get_params()), "int_labels": self._int_labels}, indent=2),
-                encoding="utf-8",
-            )
-            self._open(result.run_dir)
-            if not self.run_dir:  # keep the run with the estimator until it is saved elsewhere
-                self._owned = result.run_dir
-        finally:
-            for name in ("train.jsonl", "dev.jsonl"):
-                (work / name).unlink(missing_ok=True)
+        else:
+            work = Path(tempfile.mkdtemp(prefix="fenlei-fit-"))
+            self._cleanup = weakref.finalize(self, shutil.rmtree, work, ignore_errors=True)
+            run_dir = work / "run"
+        result = train(
+            cfg, run_dir, train=Examples(texts, _cells(labels), "texts"), dev=dev_examples, quiet=not self.verbose
+        )
+        RunDir(result.run_dir).write_json(API, {"params": _plain(self.get_params()), "int_labels": int_labels})
+        self._open(result.run_dir, int_labels)
         return self
 
     # ------------------------------------------------------------------ prediction
-    def predict_proba(self, texts) -> np.ndarray:
+    def predict_proba(self, X) -> np.ndarray:
         """Probabilities, one row per text, columns in ``classes_`` order."""
-        return self._fitted().predict_proba(_texts(texts, "texts"))
+        return self._fitted().predict_proba(_texts(X, "texts"))
 
-    def predict(self, texts) -> np.ndarray:
-        """The most probable label per text (a list of labels per text for multi-label models)."""
+    def predict(self, X) -> np.ndarray:
+        """The decided label per text (a list of labels per text for multi-label models)."""
         predictor = self._fitted()
-        texts = _texts(texts, "texts")
-        if predictor.multi_label:
-            return np.array(
-                [[x["label"] for x in r["labels"]] for r in predictor.predict(texts)], dtype=object
-            )
-        probs = predictor.predict_proba(texts)
-        return self.classes_[probs.argmax(1)] if len(texts) else self.classes_[:0]
+        probs = predictor.predict_proba(_texts(X, "texts"))
+        return predictor.task.predict_labels(probs, self.classes_)
 
-    def score(self, texts, labels) -> float:
+    def score(self, X, y, sample_weight=None) -> float:
         """Accuracy of ``predict`` on labelled texts (subset accuracy for multi-label)."""
-        pred = self.predict(texts)
-        gold = _labels(labels, len(pred))
-        return float(np.mean([_same(p, g) for p, g in zip(pred, gold, strict=True)]))
+        pred = self.predict(X)
+        gold = _labels(y, len(pred))
+        hits = np.array([_same(p, g) for p, g in zip(pred, gold, strict=True)], dtype=np.float64)
+        return float(np.average(hits, weights=sample_weight)) if len(hits) else 0.0
 
     # ------------------------------------------------------------------ persistence
     def save(self, path: str | Path) -> Path:
         """Copy the fitted run directory to ``path`` (created; must not hold a run yet)."""
-        src = self._fitted().run_dir
-        path = Path(path)
-        if path.exists() and any(path.iterdir()):
-            raise FenleiError(f"{path}: not empty; save into a new folder")
-        if path.exists():
-            path.rmdir()
-        shutil.copytree(src, path, ignore=shutil.ignore_patterns("checkpoints", "tb", "augment"))
-        return path
+        return RunDir(self._fitted().run_dir).copy_to(Path(path))
 
     @classmethod
     def load(cls, path: str | Path) -> TextClassifier:
         """Open a saved classifier, or any finished run directory made by ``fenlei train``."""
-        path = Path(path)
-        api = path / API_FILE
-        meta = json.loads(api.read_text(encoding="utf-8")) if api.is_file() else {}
+        rd = RunDir(path)
+        meta = rd.read_json(API) or {}
         params = dict(meta.get("params", {}))
         params.pop("run_dir", None)
-        model = params.pop("model", None)
-        verbose = params.pop("verbose", False)
-        if model is None:  # a CLI run: take the model family from its config
-            from fenlei.config import load_config
-
-            model = load_config(path / "config.yaml").model.name
-        clf = cls.__new__(cls)
-        clf.model, clf.run_dir, clf.verbose, clf.config = model, str(path), verbose, params
-        clf._int_labels = bool(meta.get("int_labels", False))
-        clf._predictor = None
-        clf._open(path)
+        if "model" not in params:  # a CLI run: take the model family from its config
+            params["model"] = rd.read_config().model.name
+        clf = cls(**params, run_dir=str(rd.path))
+        clf._open(rd.path, bool(meta.get("int_labels", False)))
         return clf
 
     # ------------------------------------------------------------------ helpers
-    def _open(self, run_dir: Path) -> None:
+    def _open(self, run_dir: Path, int_labels: bool) -> None:
         from fenlei.inference.predictor import Predictor
 
-        self._predictor = Predictor(run_dir)
+        self.predictor_ = Predictor(run_dir)
+        self.run_dir_ = Path(run_dir)
+        names = self.predictor_.label_names
+        self.classes_ = (
+            np.array([int(n) for n in names], dtype=np.int64) if int_labels else np.array(names, dtype=object)
+        )
 
     def _fitted(self):
-        if self._predictor is None:
-            raise FenleiError("this TextClassifier is not fitted yet; call fit(texts, labels) first")
-        return self._predictor
+        if not hasattr(self, "predictor_"):
+            raise NotFitted("this TextClassifier is not fitted yet; call fit(texts, labels) first")
+        return self.predictor_
+
+    def _release(self) -> None:
+        """Forget the previous fit (and delete its temporary run)."""
+        cleanup = getattr(self, "_cleanup", None)
+        if cleanup is not None:
+            cleanup()
+        for name in ("predictor_", "run_dir_", "classes_"):
+            self.__dict__.pop(name, None)
 
     def _raw_config(self) -> dict[str, dict[str, Any]]:
-        """Nested config data from the flat keyword arguments."""
+        """Nested config data from the flat keyword arguments that are set."""
         raw: dict[str, dict[str, Any]] = {"model": {"name": self.model}}
-        for key, value in self.config.items():
+        for key, value in self.get_params().items():
+            if key in _OWN or value is None and key not in self._config_keys:
+                continue
             section, name = _section_of(key, self.model)
             raw.setdefault(section, {})[name] = value
         return raw
-
-    def __repr__(self) -> str:
-        args = ", ".join(f"{k}={v!r}" for k, v in {"model": self.model, **self.config}.items())
-        return f"TextClassifier({args})"
-
-    def __del__(self) -> None:
-        owned = getattr(self, "_owned", None)
-        if owned is not None:
-            shutil.rmtree(owned.parent, ignore_errors=True)
 
 
 def _section_of(key: str, model: str) -> tuple[str, str]:
@@ -199,10 +217,14 @@ def _section_of(key: str, model: str) -> tuple[str, str]:
             )
         return section, name
     owners = [
-        s for s, cls in SECTIONS.items() if key in {f.name for f in dataclasses.fields(cls)} - {"params"}
+        s
+        for s, cls in SECTIONS.items()
+        if key in {f.name for f in dataclasses.fields(cls)} - {"params", "moved"}
     ]
     if not owners and key in _family_params(model):
         owners = ["model"]
+    if not owners and key in _objective_params():
+        owners = ["objective"]
     if len(owners) == 1:
         return owners[0], key
     if not owners:
@@ -221,6 +243,12 @@ def _family_params(model: str) -> set[str]:
         return {f.name for f in dataclasses.fields(model_class(model).params_class)}
     except FenleiError:
         return set()
+
+
+def _objective_params() -> set[str]:
+    from fenlei.objectives import list_objectives, objective_spec
+
+    return {key for name in list_objectives() for key in objective_spec(name).param_names()}
 
 
 def _texts(texts, what: str) -> list[str]:
@@ -251,12 +279,9 @@ def _labels(labels, n: int) -> list:
     return out
 
 
-def _write_jsonl(path: Path, texts: list[str], labels: Iterable) -> str:
-    with open(path, "w", encoding="utf-8") as fh:
-        for text, label in zip(texts, labels, strict=True):
-            value = label if isinstance(label, list) else str(label)
-            fh.write(json.dumps({"text": text, "label": value}, ensure_ascii=False) + "\n")
-    return str(path)
+def _cells(labels: list) -> list:
+    """Labels as a reader's label cells would hold them: names, or lists of names."""
+    return [y if isinstance(y, list) else str(y) for y in labels]
 
 
 def _same(pred, gold) -> bool:

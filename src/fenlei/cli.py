@@ -94,7 +94,7 @@ def predict(
     if texts:
         items = list(texts)
     elif file and file != "-":
-        from fenlei.data.readers_io import read_text, split_lines
+        from fenlei.data.readers.decoding import read_text, split_lines
 
         # the readers' decoding: .gz unpacked, BOMs dropped, a one-line error naming a bad line
         text = read_text(Path(file), predictor.config.data.encoding, "--file", allow_empty=True)
@@ -108,17 +108,9 @@ def predict(
 
 
 def _predictor(run_dir: Path, backend: str):
-    if backend == "torch":
-        from fenlei.inference.predictor import Predictor
+    from fenlei.inference import load
 
-        return Predictor(run_dir)
-    if backend in ("onnx", "onnx-fp32", "onnx-int8"):
-        from fenlei.inference.onnx_predictor import OnnxPredictor
-
-        return OnnxPredictor(
-            run_dir, quantized={"onnx": None, "onnx-fp32": False, "onnx-int8": True}[backend]
-        )
-    raise FenleiError(f"--backend {backend}: choose torch, onnx, onnx-fp32 or onnx-int8")
+    return load(run_dir, backend)
 
 
 @app.command()
@@ -193,7 +185,9 @@ def serve(
     token: str = typer.Option(
         None, envvar="FENLEI_TOKEN", help="Require 'Authorization: Bearer TOKEN' (or set FENLEI_TOKEN)."
     ),
-    backend: str = typer.Option("torch", help="torch, or onnx (from `fenlei export`; int8 if exported so)."),
+    backend: str = typer.Option(
+        "torch", help="torch, or onnx (from `fenlei export`; int8 if exported so), onnx-fp32, onnx-int8."
+    ),
     max_texts: int = typer.Option(256, help="Texts per request (413 above)."),
     max_chars: int = typer.Option(20_000, help="Characters per text (413 above)."),
     max_batch: int = typer.Option(64, help="Texts per forward pass, across concurrent requests."),
@@ -208,8 +202,6 @@ def serve(
         raise FenleiError(
             f"serving needs the serve extra ({err.name} is missing): pip install 'fenlei[serve]'"
         ) from None
-    if backend not in ("torch", "onnx"):
-        raise FenleiError(f"--backend {backend}: choose torch or onnx")
     predictors = load_predictors(run_dirs, backend)  # every run is checked before the port opens
     settings = ServeSettings(max_texts, max_chars, max_batch, max_wait_ms, token or None)
     names = ", ".join(predictors)
@@ -230,15 +222,22 @@ def report(
 
 @app.command()
 def models() -> None:
-    """List registered models with their parameters and defaults."""
+    """List registered models and objectives with their parameters and defaults."""
     import dataclasses
 
     from fenlei.models import list_models, model_class
+    from fenlei.objectives import list_objectives, objective_spec
 
+    print("models (model.name):")
     for name in list_models():
         cls = model_class(name)
         params = ", ".join(f"{f.name}={_default(f)}" for f in dataclasses.fields(cls.params_class))
-        print(f"{name:<12} [{'/'.join(cls.tokenizer_kinds)}] {params}")
+        print(f"  {name:<12} [{'/'.join(cls.tokenizer_kinds)}] {params}")
+    print("objectives (objective.name):")
+    for name in list_objectives():
+        spec = objective_spec(name)
+        params = ", ".join(f"{f.name}={_default(f)}" for f in dataclasses.fields(spec.params_class))
+        print(f"  {name:<14} [{spec.needs.labels}] {params or '-'}  {spec.description}")
 
 
 def _default(f) -> str:

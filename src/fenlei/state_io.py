@@ -120,10 +120,11 @@ def replace_dir(tmp: Path, final: Path) -> None:
         shutil.rmtree(old)
 
 
-def existing_dir(final: Path) -> Path | None:
-    """The readable copy of a folder written by ``replace_dir`` (the old one if a swap was cut short)."""
+def existing_dir(final: Path, marker: str) -> Path | None:
+    """The readable copy of a folder written by ``replace_dir`` (the old one if a swap was cut short):
+    the first that holds the file ``marker``, which is written last."""
     for candidate in (final, final.with_name(final.name + ".old")):
-        if (candidate / "state.json").is_file():
+        if (candidate / marker).is_file():
             return candidate
     return None
 

@@ -14,17 +14,19 @@ from pathlib import Path
 
 import numpy as np
 
-from fenlei.data.encoder import truncate
+from fenlei.data.encoders import ENCODERS, EncoderSettings
+from fenlei.data.text import truncate
 from fenlei.errors import RunDirError
+from fenlei.rundir import HF_DIR, TOKENIZER
 
-HF_DIR = "hf"  # the Hugging Face folder inside a run directory
 
-
+@ENCODERS.register("hf")
 class HFEncoder:
     """A Hugging Face tokenizer plus fenlei's truncation; saved as ``hf/`` + ``tokenizer.json``."""
 
     encoder_type = "hf"
     kind = "hf"
+    streamable = False  # a streamed corpus holds a fenlei vocabulary's ids
 
     def __init__(self, tokenizer, max_length: int, truncation: str = "head") -> None:
         self.tokenizer = tokenizer
@@ -48,14 +50,11 @@ class HFEncoder:
         return len(self.tokenizer)
 
     @classmethod
-    def fit(cls, texts: Sequence[str], pretrained: str, max_length: int, truncation: str = "head"):
-        """The tokenizer of ``pretrained``; returns it and the training texts' ids (tokenised once)."""
-        from transformers import AutoConfig, AutoTokenizer
-
-        from fenlei.models.hub import from_pretrained
-
-        positions = _max_positions(from_pretrained(AutoConfig, pretrained))
-        encoder = cls(from_pretrained(AutoTokenizer, pretrained), min(max_length, positions), truncation)
+    def fit(cls, texts: Sequence[str], settings: EncoderSettings) -> tuple[HFEncoder, list[np.ndarray]]:
+        """The model's tokenizer (``settings.source``: the tokenizer and the model's position limit);
+        returns it and the training texts' ids (tokenised once)."""
+        tokenizer, positions = settings.source
+        encoder = cls(tokenizer, min(settings.max_length, positions), settings.truncation)
         return encoder, encoder.encode(texts)
 
     def encode(self, texts: Sequence[str] | None = None, tokens: list | None = None) -> list[np.ndarray]:
@@ -77,7 +76,7 @@ class HFEncoder:
         run_dir = Path(run_dir)
         self.tokenizer.save_pretrained(run_dir / HF_DIR)
         meta = {"type": "hf", "max_length": self.max_length, "truncation": self.truncation}
-        (run_dir / "tokenizer.json").write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
+        (run_dir / TOKENIZER).write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
 
     @classmethod
     def load(cls, run_dir: Path) -> HFEncoder:
@@ -86,25 +85,13 @@ class HFEncoder:
 
         run_dir = Path(run_dir)
         try:
-            meta = json.loads((run_dir / "tokenizer.json").read_text(encoding="utf-8"))
+            meta = json.loads((run_dir / TOKENIZER).read_text(encoding="utf-8"))
             tokenizer = AutoTokenizer.from_pretrained(run_dir / HF_DIR)
         except (OSError, ValueError, KeyError) as err:
             raise RunDirError(
                 f"{run_dir}: the Hugging Face tokenizer in {HF_DIR}/ cannot be loaded ({err})"
             ) from None
         return cls(tokenizer, meta["max_length"], meta.get("truncation", "head"))
-
-
-# These models start position ids after the padding index, so two positions are never usable.
-_OFFSET_POSITIONS = {"roberta": 2, "xlm-roberta": 2, "camembert": 2, "longformer": 2, "bart": 2}
-
-
-def _max_positions(config) -> int:
-    """Longest input the model's position table allows (unbounded for relative positions)."""
-    n = getattr(config, "max_position_embeddings", None)
-    if not isinstance(n, int) or n <= 0:
-        return 1_000_000
-    return n - _OFFSET_POSITIONS.get(getattr(config, "model_type", ""), 0)
 
 
 def _special_layout(tokenizer) -> tuple[list[int], list[int]]:

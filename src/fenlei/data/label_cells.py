@@ -9,8 +9,9 @@ multi-label data. ``parse`` returns None for a row to skip; the reader counts it
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import ClassVar, Protocol
 
 from fenlei.errors import DataError
 
@@ -44,10 +45,11 @@ def split_labels(value: str | list | None, separator: str) -> list[str]:
     return out
 
 
+@dataclass(frozen=True)
 class SingleCells:
     """One label name per row; an empty cell is an error, a JSON list says to set data.multi_label."""
 
-    skip_reason = "empty_label"
+    skip_reason: ClassVar[str] = "empty_label"
 
     def parse(self, value: str | list | None, path: Path, line: int, column: str) -> str:
         if isinstance(value, list):
@@ -63,16 +65,15 @@ class SingleCells:
         return label
 
 
+@dataclass(frozen=True)
 class ListCells:
     """A list of label names per row: a JSON list, or a cell split on ``separator``.
 
     A row whose list is empty is skipped (counted as ``empty_label_list``), not fatal.
     """
 
-    skip_reason = "empty_label_list"
-
-    def __init__(self, separator: str = "|") -> None:
-        self.separator = separator
+    skip_reason: ClassVar[str] = "empty_label_list"
+    separator: str = "|"
 
     def parse(self, value: str | list | None, path: Path, line: int, column: str) -> list[str] | None:
         if isinstance(value, list):

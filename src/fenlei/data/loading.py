@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from fenlei.data.examples import Examples
-from fenlei.data.labels import LabelMap, check_class_count
+from fenlei.data.label_cells import LabelCells
+from fenlei.data.labels import LabelMap
 from fenlei.errors import ConfigError, DataError
+
+if TYPE_CHECKING:
+    from fenlei.task import Task
 
 
 @dataclass
@@ -38,8 +43,11 @@ def data_paths(cfg) -> dict[str, str | None]:
     return paths
 
 
-def read_split(cfg, path: str, split: str, with_labels: bool = True) -> Examples:
-    """Read one file with the columns, format and encoding of ``cfg``."""
+def read_split(
+    cfg, path: str, split: str, with_labels: bool = True, cells: LabelCells | None = None
+) -> Examples:
+    """Read one file with the columns, format and encoding of ``cfg``; ``cells`` parse the labels
+    (the task's; single-label names by default)."""
     from fenlei.data.readers import read_examples
 
     return read_examples(
@@ -49,53 +57,78 @@ def read_split(cfg, path: str, split: str, with_labels: bool = True) -> Examples
         label_column=cfg.label_column if with_labels else None,
         encoding=cfg.encoding,
         split=split,
-        multi_label=getattr(cfg, "multi_label", False),
-        label_separator=getattr(cfg, "label_separator", "|"),
+        cells=cells,
     )
 
 
-def load_splits(cfg) -> Splits:
-    """Read and label the data a DataConfig names; a missing dev set is split off train."""
-    from fenlei.data.split import stratified_split
+def load_splits(cfg, task: Task | None = None, given: dict[str, Examples | None] | None = None) -> Splits:
+    """Read and label the data a DataConfig names; a missing dev set is split off train.
 
-    if getattr(cfg, "multi_label", False):
-        from fenlei.data.multilabel import load_multilabel_splits
+    ``task``: the label scheme (default: the one ``cfg`` describes). ``given``: the splits as
+    in-memory Examples (``train`` required), instead of files; their rows pass the readers'
+    rules (empty texts skipped, label cells parsed by the task).
+    """
+    if task is None:
+        from fenlei.task import make_task
 
-        return load_multilabel_splits(cfg)
-    paths = data_paths(cfg)
+        task = make_task(cfg)
+    paths = {"train": "texts", "dev": None, "test": None} if given is not None else data_paths(cfg)
+
+    def read(split: str, known=None) -> Examples | None:
+        if given is not None:
+            ex = given.get(split)
+            ex = None if ex is None else from_memory(ex, task.cells, split)
+        else:
+            ex = read_split(cfg, paths[split], split, cells=task.cells) if paths[split] else None
+        return None if ex is None else task.prepare(ex, known)
+
     notes: dict[str, int] = {}
-    train = read_split(cfg, paths["train"], "train")
+    train = read("train")
     count_skips(notes, "train", train)
-    if train.labels is not None:  # before the dev split, which would fail on 100k singletons first
-        check_class_count(train.labels, train.source)
-    if paths["dev"]:
-        dev = read_split(cfg, paths["dev"], "dev")
+    task.check_class_count(train)  # before the dev split, which would fail on 100k singletons first
+    if not len(train):
+        raise DataError(f"{train.source}: no usable training examples (all rows empty or skipped)")
+    known = {name for row in train.labels or [] for name in _names(row)}
+    dev = read("dev", known)
+    if dev is not None:
         count_skips(notes, "dev", dev)
     else:
-        train, dev = stratified_split(train, cfg.dev_ratio, cfg.split_seed)
-    test = None
-    if paths["test"]:
-        test = read_split(cfg, paths["test"], "test")
+        train, dev = task.split_dev(train, cfg.dev_ratio, cfg.split_seed)
+    test = read("test", known)
+    if test is not None:
         count_skips(notes, "test", test)
-    if not len(train):
-        raise DataError(f"{paths['train']}: no usable training examples (all rows empty or skipped)")
-    from fenlei.data.multilabel import check_single_label
-
-    check_single_label(train, getattr(cfg, "label_separator", "|"))
-    labels = LabelMap.fit(train.labels)
-    train_ids, _ = labels.encode(train.labels, unseen="error", source=train.source)
-    dev, dev_ids = encode_split(labels, dev, cfg.unseen_labels, notes, "dev")
+    task.check_train(train)
+    labels = task.fit_labels(train.labels)
+    train_ids, _ = task.encode(labels, train.labels, unseen="error", source=train.source)
+    dev, dev_ids = encode_split(task, labels, dev, cfg.unseen_labels, notes, "dev")
     test_ids = None
     if test is not None:
-        test, test_ids = encode_split(labels, test, cfg.unseen_labels, notes, "test")
+        test, test_ids = encode_split(task, labels, test, cfg.unseen_labels, notes, "test")
     return Splits(train, dev, test, labels, train_ids, dev_ids, test_ids, notes)
 
 
-def encode_split(labels: LabelMap, ex: Examples, policy: str, notes: dict, split: str, encode=None):
+def from_memory(ex: Examples, cells: LabelCells, split: str) -> Examples:
+    """In-memory texts and labels through the readers' own row rules: a blank text is skipped
+    (counted), a label cell is parsed by ``cells`` (which may skip the row or raise)."""
+    from fenlei.data.readers import ReadOptions, kept_rows
+
+    source = ex.source or split
+    labels = ex.labels if ex.labels is not None else [None] * len(ex)
+    opts = ReadOptions(label_column="label" if ex.labels is not None else None, split=split, cells=cells)
+    skipped: dict[str, int] = {}
+    rows = list(kept_rows(zip(range(1, len(ex) + 1), map(str, ex.texts), labels), source, opts, skipped))
+    out_labels = None if ex.labels is None else [label for _, _, label in rows]
+    return Examples([text for _, text, _ in rows], out_labels, source, {**ex.skipped, **skipped})
+
+
+def _names(label) -> list:
+    return label if isinstance(label, list) else [label]
+
+
+def encode_split(task: Task, labels: LabelMap, ex: Examples, policy: str, notes: dict, split: str):
     """Label ids of a dev/test split under the unseen-label ``policy``, dropping (and counting) the
-    rows it skips; ``encode(labels, raw, unseen=, source=)`` defaults to single-label encoding."""
-    encode = encode or LabelMap.encode
-    ids, kept = encode(labels, ex.labels, unseen=policy, source=ex.source)
+    rows it skips."""
+    ids, kept = task.encode(labels, ex.labels, unseen=policy, source=ex.source)
     if len(kept) != len(ex):
         notes[f"{split}_unseen_label"] = len(ex) - len(kept)
         skipped = dict(ex.skipped)

@@ -54,21 +54,23 @@ def read_unlabeled(cfg, path: str) -> list[str]:
     return texts
 
 
-def unlabeled_texts(cfg, splits: Splits, objective: str) -> tuple[Splits, list[str]]:
-    """Apply ``data.labeled_per_class`` and read ``data.unlabeled``; the texts UDA learns from."""
+def unlabeled_texts(cfg, splits: Splits, objective: str, learns_unlabeled: bool) -> tuple[Splits, list[str]]:
+    """Apply ``data.labeled_per_class`` and read ``data.unlabeled``: the texts an objective that
+    ``learns_unlabeled`` (UDA) trains on besides the labelled ones."""
     d = cfg.data
     hidden: list[str] = []
     if d.labeled_per_class:
         splits, hidden = keep_per_class(splits, d.labeled_per_class, d.split_seed)
     if d.unlabeled:
-        if objective != "uda":
+        if not learns_unlabeled:
             raise ConfigError(
-                "data.unlabeled is only used by objective.name: uda; set that, or remove data.unlabeled"
+                f"data.unlabeled is only used by an objective that learns from unlabelled text "
+                f"(uda), not by {objective}; set objective.name: uda, or remove data.unlabeled"
             )
         hidden = hidden + read_unlabeled(d, d.unlabeled)
-    if objective == "uda" and not hidden:
+    if learns_unlabeled and not hidden:
         raise ConfigError(
-            "objective uda needs unlabelled text: set data.unlabeled to a file of texts, or "
+            f"objective {objective} needs unlabelled text: set data.unlabeled to a file of texts, or "
             "data.labeled_per_class: N to keep N labels per class and use the rest of train unlabelled"
         )
     return splits, hidden

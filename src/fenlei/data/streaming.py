@@ -42,12 +42,11 @@ from pathlib import Path
 
 import numpy as np
 
-from fenlei.data.encoder import VocabEncoder
 from fenlei.data.examples import Examples
 from fenlei.data.labels import LabelMap
 from fenlei.data.loading import Splits, count_skips, data_paths, encode_split, read_split
-from fenlei.data.readers import detect_format
-from fenlei.data.readers_io import BOMS, WIDE_CODECS, ReadOptions, head_bytes
+from fenlei.data.readers import ReadOptions, detect_format
+from fenlei.data.readers.decoding import BOMS, WIDE_CODECS, head_bytes
 from fenlei.data.streaming_build import (
     CORPUS_DIR,
     DEV_ROWS,
@@ -58,7 +57,9 @@ from fenlei.data.streaming_build import (
     matches,
 )
 from fenlei.data.streaming_store import LABELS, DiskBatches, TokenRows
+from fenlei.data.vocab_encoder import VocabEncoder
 from fenlei.errors import ConfigError, DataError
+from fenlei.rundir import LABELS as LABELS_FILE
 
 STREAMABLE = ("tsv", "csv", "jsonl")
 
@@ -110,29 +111,9 @@ def check_streaming_data(data_cfg) -> None:
         ("data.unlabeled", d.unlabeled),
     ):
         if value:
-            raise ConfigError(_refusal(d, f"{key} is set, which needs the whole train set in memory"))
+            raise ConfigError(refusal(d, f"{key} is set, which needs the whole train set in memory"))
     if d.format not in ("auto", *STREAMABLE):
-        raise ConfigError(_refusal(d, f"data.format {d.format} cannot be streamed (only tsv, csv, jsonl)"))
-
-
-def check_streaming(cfg) -> None:
-    """Raise a ConfigError for any setting (data, objective, augment, model) streaming cannot serve."""
-    from fenlei.models import model_class
-
-    check_streaming_data(cfg.data)
-    if cfg.objective.name == "uda":
-        raise ConfigError(_refusal(cfg.data, "objective.name uda needs the unlabelled texts in memory"))
-    if cfg.objective.name == "distill":
-        raise ConfigError(
-            _refusal(cfg.data, "objective.name distill needs the train texts in memory for its teacher")
-        )
-    if cfg.augment.copies:
-        raise ConfigError(_refusal(cfg.data, "augment.copies makes copies of the train texts in memory"))
-    if model_class(cfg.model.name).encoder_type == "hf":
-        why = f"model {cfg.model.name!r} uses a Hugging Face tokenizer; streaming builds a word vocabulary"
-        raise ConfigError(_refusal(cfg.data, why))
-    if cfg.model.extend_vocab:
-        raise ConfigError(_refusal(cfg.data, "model.extend_vocab changes the vocabulary after encoding"))
+        raise ConfigError(refusal(d, f"data.format {d.format} cannot be streamed (only tsv, csv, jsonl)"))
 
 
 def prepare_streaming(
@@ -146,8 +127,8 @@ def prepare_streaming(
     """Build (or reuse) RUN_DIR/corpus for train, read dev/test, and return splits, encoder, batches.
 
     ``writer``/``barrier`` default to torch.distributed's: local rank 0 builds, all then meet.
+    The settings were checked by ``fenlei.resolve`` (what streaming cannot serve is refused there).
     """
-    check_streaming(cfg)
     d = cfg.data
     paths = data_paths(d)
     train = Path(paths["train"]).expanduser()
@@ -155,7 +136,7 @@ def prepare_streaming(
     fmt = d.format if d.format != "auto" else detect_format(train, opts)
     if fmt not in STREAMABLE:
         raise ConfigError(
-            _refusal(d, f"{train} reads as {fmt}, which cannot be streamed (only tsv, csv, jsonl)")
+            refusal(d, f"{train} reads as {fmt}, which cannot be streamed (only tsv, csv, jsonl)")
         )
     # dev and test are small: read first, so a bad file fails before the long passes over train
     dev = read_split(d, paths["dev"], "dev") if paths["dev"] else None
@@ -181,7 +162,7 @@ def _load(cfg, folder: Path, key: dict, train: Path, dev: Examples | None, test:
     manifest = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
     notes = dict(manifest["notes"])
     encoder = VocabEncoder.load(folder)
-    labels = LabelMap.load(folder / "labels.json")
+    labels = LabelMap.load(folder / LABELS_FILE)
     if dev is None:
         dev = Examples([], [], str(train))
         with (folder / DEV_ROWS).open(encoding="utf-8") as f:
@@ -193,10 +174,13 @@ def _load(cfg, folder: Path, key: dict, train: Path, dev: Examples | None, test:
         count_skips(notes, "dev", dev)
     if test is not None:
         count_skips(notes, "test", test)
-    dev, dev_ids = encode_split(labels, dev, d.unseen_labels, notes, "dev")
+    from fenlei.task import SingleLabel  # streaming serves single-label runs only
+
+    task = SingleLabel(d.label_separator)
+    dev, dev_ids = encode_split(task, labels, dev, d.unseen_labels, notes, "dev")
     test_ids = None
     if test is not None:
-        test, test_ids = encode_split(labels, test, d.unseen_labels, notes, "test")
+        test, test_ids = encode_split(task, labels, test, d.unseen_labels, notes, "test")
     rows = TokenRows(folder)
     train_ids = np.load(folder / LABELS)
     skipped = {k.removeprefix("train_"): v for k, v in manifest["notes"].items()}
@@ -237,7 +221,8 @@ def _unstreamable_bytes(path: Path, encoding: str, fmt: str) -> bool:
     return codec.startswith(WIDE_CODECS) or (fmt == "jsonl" and head.lstrip().startswith(b"["))
 
 
-def _refusal(d, why: str) -> str:
+def refusal(d, why: str) -> str:
+    """The message refusing streaming for ``why``."""
     auto = d.streaming == "auto"
     chosen = f" (auto chose streaming: data.train is over {d.streaming_threshold_mb} MB)" if auto else ""
     return f"data.streaming: {why}{chosen}; set data.streaming: false"

@@ -1,7 +1,8 @@
 """Building RUN_DIR/corpus: two passes over the train file, the dev draw, the manifest.
 
-Pass 1 checks every row as the readers do and keeps only label ids; the dev rows are drawn
-from them exactly as ``stratified_split`` draws them; pass 2 tokenises the train rows once
+Both passes read the readers' own rows (readers.Rows), so the rows and errors are theirs. Pass 1
+checks every row and keeps only label ids; the dev rows are drawn from them exactly as
+``stratified_split`` draws them; pass 2 tokenises the train rows once
 (streaming_store.CorpusBuilder) and sets the dev rows aside in dev.jsonl. Everything is
 written into a ``corpus.partial-*`` folder that is renamed into place when complete, and
 manifest.json (what the corpus depends on) tells a later run whether it can reuse it.
@@ -20,9 +21,8 @@ import numpy as np
 
 from fenlei.data.examples import Examples
 from fenlei.data.labels import MAX_CLASSES, LabelMap, check_class_count
-from fenlei.data.readers_io import ReadOptions
+from fenlei.data.readers import ReadOptions, Rows
 from fenlei.data.split import _stratified_dev
-from fenlei.data.streaming_rows import RowReader
 from fenlei.data.streaming_store import LABELS, CorpusBuilder
 from fenlei.errors import DataError, FenleiError
 
@@ -36,11 +36,11 @@ def build_corpus(cfg, train: Path, fmt: str, opts: ReadOptions, folder: Path, ke
     """Read ``train`` twice and write the finished corpus (manifest ``key``) into ``folder``."""
     d = cfg.data
     source = str(train)
-    reader = RowReader(train, fmt, opts)
+    rows = Rows(train, fmt, opts)
     names: dict[str, int] = {}  # label name -> provisional id, in order of appearance
     prov = array("i")
-    for chunk in reader.chunks():  # pass 1: every row checked, labels kept
-        prov.extend([names.setdefault(label, len(names)) for label in chunk.labels])
+    for _, _, label in rows:  # pass 1: every row checked, labels kept
+        prov.append(names.setdefault(label, len(names)))
     ids = np.frombuffer(prov, dtype=np.intc).astype(np.int64)
     by_id = list(names)
     if len(names) > MAX_CLASSES:
@@ -62,13 +62,12 @@ def build_corpus(cfg, train: Path, fmt: str, opts: ReadOptions, folder: Path, ke
         builder = CorpusBuilder(partial, cfg.tokenizer, d.max_length, d.truncation)
         row = 0
         with (partial / DEV_ROWS).open("w", encoding="utf-8") as dev_out:
-            for chunk in reader.chunks():  # pass 2: train texts tokenised, dev rows set aside
-                for text, label in zip(chunk.texts, chunk.labels, strict=True):
-                    if row < len(in_dev) and in_dev[row]:
-                        dev_out.write(json.dumps({"text": text, "label": label}, ensure_ascii=False) + "\n")
-                    else:
-                        builder.add(text)
-                    row += 1
+            for _, text, label in rows:  # pass 2: train texts tokenised, dev rows set aside
+                if row < len(in_dev) and in_dev[row]:
+                    dev_out.write(json.dumps({"text": text, "label": label}, ensure_ascii=False) + "\n")
+                else:
+                    builder.add(text)
+                row += 1
         if row != len(ids) or stat(train) != [key["size"], key["mtime_ns"]]:
             raise DataError(f"{train} changed while it was being read; leave it alone and run again")
         encoder = builder.finish()
@@ -77,7 +76,7 @@ def build_corpus(cfg, train: Path, fmt: str, opts: ReadOptions, folder: Path, ke
         position = {name: i for i, name in enumerate(labels.names)}
         final = np.array([position.get(name, -1) for name in by_id], dtype=np.int64)
         np.save(partial / LABELS, final[ids[~in_dev]])
-        notes = {f"train_{reason}": count for reason, count in reader.skipped.items() if count}
+        notes = {f"train_{reason}": count for reason, count in rows.skipped.items() if count}
         manifest = {"key": key, "train_rows": len(builder), "dev_rows": int(in_dev.sum()), "notes": notes}
         (partial / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
         _install(partial, folder, key)

@@ -17,9 +17,9 @@ from pathlib import Path
 import numpy as np
 
 from fenlei.data.batching import Batches
-from fenlei.data.encoder import VocabEncoder, truncate
-from fenlei.data.text import make_tokenizer, resolve_kind
+from fenlei.data.text import make_tokenizer, resolve_kind, truncate
 from fenlei.data.vocab import PAD, UNK, Vocab
+from fenlei.data.vocab_encoder import VocabEncoder
 
 TOKENS, OFFSETS, LABELS = "tokens.bin", "offsets.npy", "labels.npy"
 FLUSH_TOKENS = 1 << 22  # ids held before they go to disk (16 MB as int32)

@@ -1,4 +1,6 @@
-"""Tokenizers: word (regex), char (Chinese), jieba (Chinese words); ``auto`` picks by language."""
+"""Tokenizers: word (regex), char (Chinese), jieba (Chinese words); ``auto`` picks by language.
+And ``truncate``: which tokens of a long text are kept.
+"""
 
 from __future__ import annotations
 
@@ -102,3 +104,15 @@ def resolve_kind(kind: str, texts: list[str]) -> str:
         return "char" if detect_language(texts) == "zh" else "word"
     make_tokenizer(kind)  # validates the name
     return kind
+
+
+def truncate(seq: list, max_length: int, strategy: str = "head") -> list:
+    """At most ``max_length`` items of ``seq``: the first, the last, or half of each (head+tail)."""
+    if len(seq) <= max_length:
+        return seq
+    if strategy == "tail":
+        return seq[len(seq) - max_length :]
+    if strategy == "head+tail":
+        head = (max_length + 1) // 2
+        return seq[:head] + seq[len(seq) - (max_length - head) :]
+    return seq[:max_length]

@@ -6,7 +6,6 @@ run is reported with its error line while the others still finish.
 
 from __future__ import annotations
 
-import json
 import math
 import os
 import subprocess
@@ -18,6 +17,8 @@ from pathlib import Path
 from fenlei import state_io
 from fenlei.config import load_config
 from fenlei.errors import ERROR_FILE_ENV
+from fenlei.resolve import resolve
+from fenlei.rundir import RunDir
 
 
 @dataclass
@@ -75,9 +76,8 @@ def compare(
             text=True,
             env={**os.environ, ERROR_FILE_ENV: str(error_file)},
         )
-        metrics_path = run_dir / "metrics.json"
-        if proc.returncode == 0 and metrics_path.is_file():
-            metrics = json.loads(metrics_path.read_text(encoding="utf-8"))
+        if proc.returncode == 0 and RunDir(run_dir).finished:
+            metrics = RunDir(run_dir).read_metrics()
             rows.append(CompareRow(name, cfg, str(run_dir), "ok", metrics=metrics, seed=seed))
         else:
             lines = (proc.stdout or "").strip().splitlines() + (proc.stderr or "").strip().splitlines()
@@ -104,7 +104,7 @@ def _named(configs: list[str]) -> list[tuple[str, str]]:
 
 def _headline_metric(config: str, overrides: list[str]) -> str:
     """The metric a model is ranked by: its train.metric, or accuracy when that is the loss."""
-    metric = load_config(config, overrides).train.metric
+    metric = resolve(load_config(config, overrides), in_memory=True).cfg.train.metric
     return "accuracy" if metric == "loss" else metric
 
 

@@ -11,7 +11,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from fenlei.evaluation.html_page import esc, figure_png, fmt, img, page, table
-from fenlei.evaluation.run_record import read_history
+from fenlei.rundir import REPORT, RunDir
 
 COMPARE_HTML = "compare.html"
 
@@ -90,7 +90,7 @@ def _table(models: list[dict], seeds: int, out_dir: Path) -> str:
     # Link each model's run reports (relative, so the folder can be moved as a whole).
     links = []
     for m in models:
-        reports = [Path(d) / "report.html" for d in m.get("run_dirs", [])]
+        reports = [RunDir(d) / REPORT for d in m.get("run_dirs", [])]
         found = [r for r in reports if r.is_file()]
         if found:
             anchors = " ".join(
@@ -155,7 +155,7 @@ def _overlay(models: list[dict]) -> Figure:
     for m in models:
         color = next(colors)
         for k, run_dir in enumerate(m.get("run_dirs", [])):
-            dev = [r for r in read_history(Path(run_dir) / "history.csv") if r.get("split") == "dev"]
+            dev = [r for r in RunDir(run_dir).read_history() if r.get("split") == "dev"]
             points = [(r["epoch"], r[m["metric"]]) for r in dev if isinstance(r.get(m["metric"]), float)]
             if points:
                 xs, ys = zip(*points, strict=True)

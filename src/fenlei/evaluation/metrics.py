@@ -1,4 +1,5 @@
-"""Classification metrics from labels and probabilities, computed with scikit-learn."""
+"""Metrics from labels and probabilities, computed with scikit-learn: single-label
+(``classification_metrics``) and multi-label (``multilabel_metrics``)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,8 @@ from collections.abc import Sequence
 
 import numpy as np
 from sklearn import metrics as skm
+
+from fenlei.evaluation.thresholds import DEFAULT_THRESHOLD, decide
 
 LOWER_IS_BETTER = frozenset({"loss", "hamming_loss"})
 # Above this many classes metrics.json leaves the confusion matrix out: it grows with the
@@ -58,3 +61,58 @@ def roc_auc(y_true: np.ndarray, probs: np.ndarray) -> float | None:
     # One-vs-rest per class present in y_true; a class never seen has no AUC.
     scores = [skm.roc_auc_score(y_true == c, probs[:, c]) for c in present]
     return float(np.mean(scores))
+
+
+def multilabel_metrics(
+    y_true: np.ndarray,
+    probs: np.ndarray,
+    label_names: Sequence[str],
+    thresholds: np.ndarray | float | None = None,
+) -> dict:
+    """Micro/macro/weighted/samples P/R/F1, subset accuracy, Hamming loss and per-label ROC-AUC.
+
+    ``accuracy`` is the subset accuracy (every label of a text right), as scikit-learn defines
+    it for multi-label data. ``roc_auc`` is the mean of the per-label AUCs; a label with one
+    class only in ``y_true`` has no AUC (None) and is left out of the mean.
+    """
+    y_true = np.asarray(y_true, dtype=np.int64).reshape(len(probs), len(label_names))
+    probs = np.asarray(probs, dtype=np.float64)
+    thr = np.broadcast_to(
+        np.asarray(DEFAULT_THRESHOLD if thresholds is None else thresholds, dtype=np.float64),
+        (len(label_names),),
+    )
+    y_pred = decide(probs, thr)
+    subset = float(skm.accuracy_score(y_true, y_pred))
+    out: dict = {"n": int(len(y_true)), "accuracy": subset, "subset_accuracy": subset}
+    out["hamming_loss"] = float(skm.hamming_loss(y_true, y_pred))
+    for avg in ("micro", "macro", "weighted", "samples"):
+        p, r, f, _ = skm.precision_recall_fscore_support(y_true, y_pred, average=avg, zero_division=0)
+        out[f"{avg}_precision"], out[f"{avg}_recall"], out[f"{avg}_f1"] = float(p), float(r), float(f)
+    aucs = per_label_roc_auc(y_true, probs)
+    defined = [a for a in aucs if a is not None]
+    out["roc_auc"] = float(np.mean(defined)) if defined else None
+    out["per_label_roc_auc"] = dict(zip(label_names, aucs, strict=True))
+    p, r, f, s = skm.precision_recall_fscore_support(y_true, y_pred, average=None, zero_division=0)
+    out["per_class"] = {
+        name: {
+            "precision": float(p[i]),
+            "recall": float(r[i]),
+            "f1": float(f[i]),
+            "support": int(s[i]),
+            "threshold": float(thr[i]),
+        }
+        for i, name in enumerate(label_names)
+    }
+    return out
+
+
+def per_label_roc_auc(y_true: np.ndarray, probs: np.ndarray) -> list[float | None]:
+    """ROC-AUC of each label's scores; None for a label whose gold column holds one class only."""
+    out: list[float | None] = []
+    for c in range(y_true.shape[1]):
+        column = y_true[:, c]
+        if column.min() == column.max():
+            out.append(None)
+            continue
+        out.append(float(skm.roc_auc_score(column, probs[:, c])))
+    return out

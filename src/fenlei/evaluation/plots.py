@@ -9,7 +9,7 @@ from matplotlib.figure import Figure
 from sklearn import metrics as skm
 
 from fenlei.evaluation.calibration import Reliability
-from fenlei.evaluation.run_record import RunRecord
+from fenlei.rundir import RunRecord
 
 # Above this many classes, cell annotations and legends would be unreadable.
 MAX_ANNOTATED = 15
@@ -117,8 +117,8 @@ def roc_pr(run: RunRecord) -> Figure | None:
     if pred is None:
         return None
     k = len(run.labels)
-    hot = pred.y_true if pred.multi_label else np.eye(k, dtype=np.int64)[pred.y_true]
-    classes = [1] if (k == 2 and not pred.multi_label) else list(range(k))
+    hot = run.task.indicator(pred.y_true, k)
+    classes = run.task.curve_classes(k)
     fig = Figure(figsize=(11, 4.5), layout="constrained")
     ax_roc, ax_pr = fig.subplots(1, 2)
     drawn = 0

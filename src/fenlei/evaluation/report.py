@@ -19,10 +19,10 @@ from sklearn import metrics as skm
 from fenlei.evaluation import plots
 from fenlei.evaluation.calibration import reliability
 from fenlei.evaluation.html_page import esc, figure_png, fmt, img, page, table
-from fenlei.evaluation.run_record import RunRecord, load_run
+from fenlei.rundir import PLOTS as PLOTS_DIR
+from fenlei.rundir import REPORT as REPORT_FILE
+from fenlei.rundir import RunRecord, load_run
 
-REPORT_FILE = "report.html"
-PLOTS_DIR = "plots"
 TABLE_ROWS = 10  # texts per mistakes table
 
 HEADLINE = ("accuracy", "macro_f1", "micro_f1", "mcc", "roc_auc", "subset_accuracy", "hamming_loss", "loss")
@@ -82,10 +82,6 @@ def _learning(s: _Section) -> str:
 
 
 def _confusion(s: _Section) -> str:
-    if s.run.multi_label:
-        return _note(
-            "Multi-label run: one confusion matrix per label is its per-label precision/recall below."
-        )
     return s.figure(plots.confusion(s.run), "confusion_matrix", "Confusion matrix")
 
 
@@ -99,7 +95,7 @@ def _roc_pr(s: _Section) -> str:
 
 def _calibration(s: _Section) -> str:
     pred = s.run.predictions
-    if pred is None or pred.multi_label:
+    if pred is None:
         return _note("Calibration needs single-label predictions (predictions.tsv).")
     rel = reliability(pred.y_true, pred.probs)
     text = (
@@ -111,7 +107,7 @@ def _calibration(s: _Section) -> str:
 
 def _mcc(s: _Section) -> str:
     pred = s.run.predictions
-    if pred is None or pred.multi_label:
+    if pred is None:
         return _note("MCC per batch needs single-label predictions (predictions.tsv).")
     size = _eval_batch_size(s.run)
     y_pred = pred.probs.argmax(1)
@@ -130,7 +126,7 @@ def _mcc(s: _Section) -> str:
 
 def _mistakes(s: _Section) -> str:
     pred = s.run.predictions
-    if pred is None or pred.multi_label:
+    if pred is None:
         return _note("Mistake tables need single-label predictions (predictions.tsv).")
     y_pred = pred.probs.argmax(1)
     conf = pred.probs.max(1)
@@ -184,13 +180,19 @@ def write_report(run_dir: str | Path, output: str | Path | None = None) -> Path:
     section = _Section(run, plots_dir)
     with warnings.catch_warnings():  # e.g. a font without CJK glyphs for Chinese label names
         warnings.filterwarnings("ignore", message="Glyph .* missing")
-        sections = [(sid, head, build(section)) for sid, head, build in SECTIONS]
+        sections = [(sid, head, _build(section, sid, build)) for sid, head, build in SECTIONS]
     split = f"headline split: {run.split}"
     when = _dt.datetime.now().strftime("%Y-%m-%d %H:%M")
     html = page(f"fenlei report: {run.run_dir.name}", f"{run.run_dir} · {split} · written {when}", sections)
     out = Path(output) if output else run.run_dir / REPORT_FILE
     out.write_text(html, encoding="utf-8")
     return out
+
+
+def _build(section: _Section, sid: str, build: Callable[[_Section], str]) -> str:
+    """A section's body, or the task's note on why it does not apply (multi-label: no confusion matrix)."""
+    note = section.run.task.section_note(sid)
+    return _note(note) if note else build(section)
 
 
 def _eval_batch_size(run: RunRecord) -> int:

@@ -1,0 +1,44 @@
+"""Prediction from a finished run directory, on one of several backends.
+
+``load(run_dir, backend="torch")`` is the one place that turns a backend name into a
+predictor; the CLI and the server ask here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from fenlei.errors import FenleiError
+from fenlei.registry import Registry
+
+BACKENDS: Registry[Callable[..., object]] = Registry("backend", FenleiError)
+
+
+@BACKENDS.register("torch")
+def _torch(run_dir: Path, device: str = "cpu"):
+    from fenlei.inference.predictor import Predictor
+
+    return Predictor(run_dir, device=device)
+
+
+def _onnx(quantized: bool | None):
+    def open_onnx(run_dir: Path, device: str = "cpu"):
+        from fenlei.inference.onnx_predictor import OnnxPredictor
+
+        return OnnxPredictor(run_dir, quantized=quantized)
+
+    return open_onnx
+
+
+# onnx: the int8 model when the export made one, else fp32
+BACKENDS.register("onnx")(_onnx(None))
+BACKENDS.register("onnx-fp32")(_onnx(False))
+BACKENDS.register("onnx-int8")(_onnx(True))
+
+
+def load(run_dir: str | Path, backend: str = "torch", device: str = "cpu"):
+    """Open a run directory for prediction on ``backend`` (torch, onnx, onnx-fp32, onnx-int8)."""
+    if backend not in BACKENDS:
+        raise FenleiError(f"--backend {backend}: choose {', '.join(BACKENDS.names())}")
+    return BACKENDS.get(backend)(Path(run_dir), device=device)

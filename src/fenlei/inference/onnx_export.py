@@ -20,12 +20,12 @@ import torch
 
 from fenlei.data.batching import collate
 from fenlei.errors import FenleiError
-from fenlei.evaluation.multilabel import probabilities
 from fenlei.inference.predictor import Predictor
+from fenlei.rundir import ONNX as ONNX_FILE
+from fenlei.rundir import ONNX_INT8 as INT8_FILE
+from fenlei.rundir import ONNX_META as META_FILE
+from fenlei.task import Task
 
-ONNX_FILE = "model.onnx"
-INT8_FILE = "model.int8.onnx"
-META_FILE = "onnx.json"
 OPSET = 18
 MIN_LENGTH = 16  # batches are padded to at least this many tokens for the ONNX graph
 
@@ -33,13 +33,13 @@ MIN_LENGTH = 16  # batches are padded to at least this many tokens for the ONNX 
 class _Probabilities(torch.nn.Module):
     """The run's model with its output activation, taking plain tensors (ONNX has no dicts)."""
 
-    def __init__(self, model: torch.nn.Module, multi_label: bool) -> None:
+    def __init__(self, model: torch.nn.Module, task: Task) -> None:
         super().__init__()
-        self.model, self.multi_label = model, multi_label
+        self.model, self.task = model, task
 
     def forward(self, input_ids: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         logits = self.model({"input_ids": input_ids, "lengths": lengths})
-        return probabilities(logits.float(), self.multi_label)
+        return self.task.probabilities(logits.float())
 
 
 def export_onnx(run_dir: str | Path, quantize: str | None = None, max_texts: int = 0) -> dict:
@@ -54,7 +54,7 @@ def export_onnx(run_dir: str | Path, quantize: str | None = None, max_texts: int
     predictor = Predictor(run_dir)
     run_dir = predictor.run_dir
     texts, gold = _parity_texts(predictor, max_texts)
-    module = _Probabilities(predictor.model, predictor.multi_label).eval()
+    module = _Probabilities(predictor.model, predictor.task).eval()
     t0 = time.perf_counter()
     fixed = _export(module, predictor, texts, run_dir / ONNX_FILE)
     meta: dict = {
@@ -87,16 +87,16 @@ def export_onnx(run_dir: str | Path, quantize: str | None = None, max_texts: int
     from fenlei.inference.onnx_predictor import OnnxPredictor
 
     reference = predictor.predict_proba(texts)
-    meta["parity"] = {
-        "texts": len(texts),
-        "fp32": _compare(reference, OnnxPredictor(run_dir, quantized=False).predict_proba(texts), gold),
-    }
+
+    def compare(quantized: bool) -> dict:
+        other = OnnxPredictor(run_dir, quantized=quantized).predict_proba(texts)
+        return _compare(reference, other, gold, predictor)
+
+    meta["parity"] = {"texts": len(texts), "fp32": compare(False)}
     if quantize == "int8":
-        meta["parity"]["int8"] = _compare(
-            reference, OnnxPredictor(run_dir, quantized=True).predict_proba(texts), gold
-        )
+        meta["parity"]["int8"] = compare(True)
     if gold is not None:
-        meta["parity"]["torch_accuracy"] = float(np.mean(reference.argmax(1) == gold))
+        meta["parity"]["torch_accuracy"] = _accuracy(predictor, gold, reference)
     (run_dir / META_FILE).write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
     return meta
 
@@ -187,22 +187,24 @@ def _after_gelu(path: Path) -> list[str]:
 
 
 def _parity_texts(predictor: Predictor, max_texts: int) -> tuple[list[str], np.ndarray | None]:
-    """The run's test (else dev) texts from predictions.tsv, with gold indices when single-label."""
-    from fenlei.evaluation.run_record import read_predictions
-
-    separator = predictor.config.data.label_separator if predictor.multi_label else None
-    pred = read_predictions(predictor.run_dir / "predictions.tsv", predictor.label_names, separator)
+    """The run's test (else dev) texts from predictions.tsv, with their gold labels."""
+    pred = predictor.rundir.read_predictions(predictor.task, predictor.label_names)
     if pred is None:
         return ["a short text", "another one, a little longer than the first"], None
     n = max_texts or len(pred.texts)
-    return pred.texts[:n], (None if pred.multi_label else pred.y_true[:n])
+    return pred.texts[:n], pred.y_true[:n]
 
 
-def _compare(reference: np.ndarray, other: np.ndarray, gold: np.ndarray | None) -> dict:
+def _compare(reference: np.ndarray, other: np.ndarray, gold: np.ndarray | None, predictor: Predictor) -> dict:
     out = {
         "max_abs_diff": float(np.abs(reference - other).max()) if len(reference) else 0.0,
         "argmax_agreement": float(np.mean(reference.argmax(1) == other.argmax(1))) if len(reference) else 1.0,
     }
     if gold is not None:
-        out["accuracy"] = float(np.mean(other.argmax(1) == gold))
+        out["accuracy"] = _accuracy(predictor, gold, other)
     return out
+
+
+def _accuracy(predictor: Predictor, gold: np.ndarray, probs: np.ndarray) -> float:
+    """Accuracy at the run's decision rule (subset accuracy for multi-label)."""
+    return float(predictor.task.score(gold, probs, predictor.label_names)["accuracy"])

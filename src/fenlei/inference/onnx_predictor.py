@@ -3,13 +3,13 @@ with the model from ``fenlei export`` (model.onnx, or model.int8.onnx)."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
 
 from fenlei.errors import FenleiError, RunDirError
 from fenlei.inference.predictor import Predictor
+from fenlei.rundir import ONNX_META
 
 
 class OnnxPredictor(Predictor):
@@ -31,12 +31,11 @@ class OnnxPredictor(Predictor):
             raise FenleiError(
                 "the onnx backend needs the export extra: pip install 'fenlei[export]'"
             ) from None
-        meta_path = self.run_dir / "onnx.json"
-        if not meta_path.is_file():
+        meta = self.rundir.read_json(ONNX_META)
+        if meta is None:
             raise RunDirError(
                 f"{self.run_dir}: no ONNX export; run `fenlei export {self.run_dir} --format onnx` first"
             )
-        meta = json.loads(meta_path.read_text(encoding="utf-8"))
         files = meta.get("files", {})
         want_int8 = self._quantized if self._quantized is not None else "int8" in files
         if want_int8 and "int8" not in files:

@@ -72,7 +72,7 @@ def create_model(
 ) -> TextModel:
     """Create a registered model by name with its typed params."""
     cls = model_class(name)
-    if init != "default" and getattr(cls, "pretrained_weights", False):
+    if init != "default" and cls.pretrained_weights:
         raise ModelError(f"model.init: {name!r} starts from pretrained weights; leave model.init at default")
     p = params if isinstance(params, ModelParams) else make_params(name, params)
     model = cls(

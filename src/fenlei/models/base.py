@@ -8,7 +8,8 @@ A batch is a dict of tensors: ``input_ids`` [B, T] (padded with ``pad_id``),
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import ClassVar
+from pathlib import Path
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
@@ -31,6 +32,7 @@ class TextModel(nn.Module):
     eval_batch_size: ClassVar[int] = 256
     # DDP must look for parameters a step leaves without gradient (costs a graph walk per step).
     ddp_find_unused: ClassVar[bool] = False
+    pretrained_weights: ClassVar[bool] = False  # starts from pretrained weights (no model.init, no vectors)
     encoder_type: ClassVar[str] = "vocab"  # vocab (fenlei tokenizer + vocabulary) | hf (the model's own)
 
     def __init__(
@@ -53,6 +55,20 @@ class TextModel(nn.Module):
 
     def forward(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:  # pragma: no cover
         raise NotImplementedError
+
+    @classmethod
+    def encoder_source(cls, params: dict) -> Any:
+        """What this family's encoder is built from (data/encoders.py); vocabulary encoders need nothing."""
+        return None
+
+    @classmethod
+    def saved_params(cls, params: dict, run_dir: Path) -> dict:
+        """The params that rebuild a saved run's model (a pretrained family points at the run's copy)."""
+        return params
+
+    def save_run_files(self, run_dir: Path, label_names: list[str]) -> None:
+        """Files besides model.safetensors a run directory keeps (a Hugging Face folder ...)."""
+        return None
 
     def input_embeddings(self) -> list[nn.Module]:
         """The layers that embed the input (adversarial training perturbs their outputs)."""

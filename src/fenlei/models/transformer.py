@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import torch
 from torch import nn
@@ -19,6 +19,7 @@ from torch import nn
 from fenlei.errors import ModelError
 from fenlei.models import register_model
 from fenlei.models.base import ModelParams, TextModel, check_choice, check_dropout, length_mask
+from fenlei.rundir import HF_DIR
 
 TINY: dict = {}  # tests build a tiny random BERT folder and pass it as ``pretrained``
 _LAYER_RE = re.compile(r"\.layers?\.(\d+)\.")
@@ -111,6 +112,25 @@ class Transformer(TextModel):
         elif freeze_embeddings:
             (getattr(base, "embeddings", None) or self.embedding).requires_grad_(False)
 
+    @classmethod
+    def encoder_source(cls, params: dict) -> tuple[Any, int]:
+        """The pretrained encoder's own tokenizer and the longest input its positions allow."""
+        from transformers import AutoConfig, AutoTokenizer
+
+        from fenlei.models.hub import from_pretrained
+
+        positions = _max_positions(from_pretrained(AutoConfig, params["pretrained"]))
+        return from_pretrained(AutoTokenizer, params["pretrained"]), positions
+
+    @classmethod
+    def saved_params(cls, params: dict, run_dir: Path) -> dict:
+        """A finished run is rebuilt from its own Hugging Face folder, not from the source encoder."""
+        return {**params, "pretrained": str(Path(run_dir) / HF_DIR)}
+
+    def save_run_files(self, run_dir: Path, label_names: list[str]) -> None:
+        """The Hugging Face folder next to fenlei's own files."""
+        self.save_pretrained(Path(run_dir) / HF_DIR, label_names)
+
     def input_embeddings(self) -> list[nn.Module]:
         """The word embeddings only: positions and token types are not the input."""
         return [self.embedding]
@@ -161,6 +181,18 @@ class Transformer(TextModel):
                 "untrained head here.\n",
                 encoding="utf-8",
             )
+
+
+# These models start position ids after the padding index, so two positions are never usable.
+_OFFSET_POSITIONS = {"roberta": 2, "xlm-roberta": 2, "camembert": 2, "longformer": 2, "bart": 2}
+
+
+def _max_positions(config) -> int:
+    """Longest input the model's position table allows (unbounded for relative positions)."""
+    n = getattr(config, "max_position_embeddings", None)
+    if not isinstance(n, int) or n <= 0:
+        return 1_000_000
+    return n - _OFFSET_POSITIONS.get(getattr(config, "model_type", ""), 0)
 
 
 class _quiet_transformers:

@@ -15,7 +15,7 @@ import torch
 import torch.nn.functional as F
 
 from fenlei.errors import ConfigError
-from fenlei.objectives import OBJECTIVES
+from fenlei.objectives import Context, Needs, ObjectiveParams, register_objective
 
 
 def pos_weight_tensor(spec, train_label_ids: Sequence, num_labels: int) -> torch.Tensor | None:
@@ -37,8 +37,6 @@ def pos_weight_tensor(spec, train_label_ids: Sequence, num_labels: int) -> torch
 class BCE:
     """Sigmoid + binary cross-entropy over multi-hot labels."""
 
-    multi_label = True
-
     def __init__(self, pos_weight: torch.Tensor | None = None, label_smoothing: float = 0.0) -> None:
         self.pos_weight = pos_weight
         self.label_smoothing = label_smoothing
@@ -52,16 +50,14 @@ class BCE:
         weight = None if self.pos_weight is None else self.pos_weight.to(logits.device)
         return F.binary_cross_entropy_with_logits(logits, target, pos_weight=weight)
 
-    @staticmethod
-    def probabilities(logits: torch.Tensor) -> torch.Tensor:
-        """Each label's probability on its own (the rows need not sum to 1)."""
-        return torch.sigmoid(logits.float())
-
     def __call__(self, model: torch.nn.Module, batch: dict) -> dict[str, torch.Tensor]:
         logits = model(batch)
         return {"loss": self.loss(logits, batch["labels"]), "logits": logits}
 
 
-@OBJECTIVES.register("bce")
-def _bce(cfg, train_label_ids: Sequence, num_classes: int, **_) -> BCE:
-    return BCE(pos_weight_tensor(cfg.class_weights, train_label_ids, num_classes), cfg.label_smoothing)
+@register_objective("bce", needs=Needs(labels="multi_label"))
+def _bce(cfg, params: ObjectiveParams, ctx: Context) -> BCE:
+    """Multi-label: a sigmoid per label with binary cross-entropy."""
+    return BCE(
+        pos_weight_tensor(cfg.class_weights, ctx.train_label_ids, ctx.num_classes), cfg.label_smoothing
+    )

@@ -9,6 +9,7 @@ typically); it labels every training text once, augmented copies included, befor
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -16,20 +17,25 @@ import torch.nn.functional as F
 
 from fenlei.data.labels import LabelMap
 from fenlei.errors import ConfigError
-from fenlei.objectives import OBJECTIVES
+from fenlei.objectives import Context, Needs, ObjectiveParams, register_objective
 from fenlei.objectives.supervised import CrossEntropy, supervised_loss
 
 
 def teacher_probabilities(
-    teacher_dir: str, texts: Sequence[str], labels: LabelMap, device: str = "cpu"
+    teacher_dir: str,
+    texts: Sequence[str],
+    labels: LabelMap,
+    device: str = "cpu",
+    task_name: str = "single_label",
 ) -> np.ndarray:
     """The teacher run's probabilities for ``texts`` [N, K], columns in ``labels``' order."""
     from fenlei.inference.predictor import Predictor
 
     teacher = Predictor(teacher_dir, device=device)
-    if teacher.multi_label:
+    if teacher.task.name != task_name:
         raise ConfigError(
-            f"objective.teacher {teacher_dir} is a multi-label run; distill needs a single-label teacher"
+            f"objective.teacher {teacher_dir} is a {teacher.task.name} run; distill needs a "
+            f"{task_name} teacher"
         )
     names = teacher.label_names
     missing = sorted(set(labels.names) - set(names))
@@ -64,13 +70,41 @@ class Distill:
         return {"loss": (1.0 - self.alpha) * ce + self.alpha * kd, "logits": logits, "ce": ce, "kd": kd}
 
 
-@OBJECTIVES.register("distill")
-def _distill(cfg, train_label_ids: Sequence[int], num_classes: int, teacher=None, **_) -> Distill:
-    if teacher is None:
-        raise ConfigError(
-            "objective distill needs the teacher's probabilities; train it through fenlei train"
-        )
-    if len(teacher) != len(train_label_ids):
-        raise ConfigError(f"the teacher labelled {len(teacher)} texts but train has {len(train_label_ids)}")
-    ce = supervised_loss(cfg, train_label_ids, num_classes)
-    return Distill(ce, teacher, cfg.distill_alpha, cfg.distill_temperature)
+@dataclass
+class DistillParams(ObjectiveParams):
+    """Parameters of ``distill``.
+
+    teacher: a finished run directory whose probabilities are the soft targets.
+    distill_alpha: weight of the teacher's soft targets (1 - it weighs the labels).
+    distill_temperature: softens both distributions (Hinton et al. 2015); 1 = the teacher's own.
+    """
+
+    teacher: str | None = None
+    distill_alpha: float = 0.5
+    distill_temperature: float = 2.0
+
+    def __post_init__(self) -> None:
+        if self.teacher is not None and not isinstance(self.teacher, str):
+            raise ConfigError(f"objective.teacher must be a run directory, got {self.teacher!r}")
+        for key in ("distill_alpha", "distill_temperature"):
+            value = getattr(self, key)
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                raise ConfigError(f"objective.{key} must be a number, got {value!r}")
+        if not 0.0 <= self.distill_alpha <= 1.0:
+            raise ConfigError(f"objective.distill_alpha must be in [0.0, 1.0], got {self.distill_alpha}")
+        if self.distill_temperature <= 0:
+            raise ConfigError(
+                "objective.distill_temperature must be > 0 (1 = the teacher's own probabilities)"
+            )
+
+
+# Streaming holds no train texts in memory for the teacher to label.
+@register_objective("distill", DistillParams, Needs(teacher=True, streaming=False))
+def _distill(cfg, params: DistillParams, ctx: Context) -> Distill:
+    """Knowledge distillation (Hinton et al. 2015) from a finished run (objective.teacher)."""
+    if ctx.texts is None:
+        raise ConfigError("objective distill needs the training texts for its teacher to label")
+    ctx.say(f"distill: {params.teacher} labels {len(ctx.texts):,} training texts")
+    teacher = teacher_probabilities(params.teacher, ctx.texts, ctx.labels, ctx.device, ctx.task.name)
+    ce = supervised_loss(cfg, ctx.train_label_ids, ctx.num_classes)
+    return Distill(ce, teacher, params.distill_alpha, params.distill_temperature)

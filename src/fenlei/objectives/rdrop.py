@@ -7,12 +7,13 @@ the model is called once.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 
-from fenlei.objectives import OBJECTIVES
+from fenlei.errors import ConfigError
+from fenlei.objectives import Context, ObjectiveParams, register_objective
 from fenlei.objectives.supervised import CrossEntropy, supervised_loss
 
 
@@ -49,6 +50,23 @@ class RDrop:
         return {"loss": ce + self.alpha * kl, "logits": logits_a, "ce": ce, "kl": kl}
 
 
-@OBJECTIVES.register("rdrop")
-def _rdrop(cfg, train_label_ids: Sequence[int], num_classes: int, **_) -> RDrop:
-    return RDrop(supervised_loss(cfg, train_label_ids, num_classes), cfg.rdrop_alpha)
+@dataclass
+class RDropParams(ObjectiveParams):
+    """Parameters of ``rdrop``.
+
+    rdrop_alpha: weight of the symmetric KL between the two dropout passes.
+    """
+
+    rdrop_alpha: float = 5.0
+
+    def __post_init__(self) -> None:
+        if isinstance(self.rdrop_alpha, bool) or not isinstance(self.rdrop_alpha, (int, float)):
+            raise ConfigError(f"objective.rdrop_alpha must be a number, got {self.rdrop_alpha!r}")
+        if self.rdrop_alpha < 0:
+            raise ConfigError("objective.rdrop_alpha must be >= 0 (0 = the mean CE of two passes)")
+
+
+@register_objective("rdrop", RDropParams)
+def _rdrop(cfg, params: RDropParams, ctx: Context) -> RDrop:
+    """R-Drop (Liang et al. 2021): two dropout passes agree with each other."""
+    return RDrop(supervised_loss(cfg, ctx.train_label_ids, ctx.num_classes), params.rdrop_alpha)

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
 from fenlei.errors import ConfigError
-from fenlei.objectives import OBJECTIVES
+from fenlei.objectives import Context, ObjectiveParams, register_objective
 
 
 def class_weight_tensor(spec, train_label_ids: Sequence[int], num_classes: int) -> torch.Tensor | None:
@@ -83,11 +84,29 @@ def supervised_loss(
     return CrossEntropy(cfg.label_smoothing, weight, gamma)
 
 
-@OBJECTIVES.register("cross_entropy")
-def _cross_entropy(cfg, train_label_ids: Sequence[int], num_classes: int, **_) -> CrossEntropy:
-    return supervised_loss(cfg, train_label_ids, num_classes)
+@register_objective("cross_entropy")
+def _cross_entropy(cfg, params: ObjectiveParams, ctx: Context) -> CrossEntropy:
+    """Softmax cross-entropy (label smoothing and class weights as switches)."""
+    return supervised_loss(cfg, ctx.train_label_ids, ctx.num_classes)
 
 
-@OBJECTIVES.register("focal")
-def _focal(cfg, train_label_ids: Sequence[int], num_classes: int, **_) -> CrossEntropy:
-    return supervised_loss(cfg, train_label_ids, num_classes, gamma=cfg.focal_gamma)
+@dataclass
+class FocalParams(ObjectiveParams):
+    """Parameters of ``focal``.
+
+    focal_gamma: down-weights easy examples by (1 - p_true)^gamma; 0 = plain cross-entropy.
+    """
+
+    focal_gamma: float = 2.0
+
+    def __post_init__(self) -> None:
+        if isinstance(self.focal_gamma, bool) or not isinstance(self.focal_gamma, (int, float)):
+            raise ConfigError(f"objective.focal_gamma must be a number, got {self.focal_gamma!r}")
+        if self.focal_gamma < 0:
+            raise ConfigError("objective.focal_gamma must be >= 0 (0 = plain cross-entropy)")
+
+
+@register_objective("focal", FocalParams)
+def _focal(cfg, params: FocalParams, ctx: Context) -> CrossEntropy:
+    """Focal loss (Lin et al. 2017): cross-entropy that down-weights easy examples."""
+    return supervised_loss(cfg, ctx.train_label_ids, ctx.num_classes, gamma=params.focal_gamma)

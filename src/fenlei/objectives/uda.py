@@ -7,12 +7,14 @@ A UDA batch is a labelled batch with two more entries, ``unsup`` (unlabelled tex
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Literal
 
 import torch
 import torch.nn.functional as F
 
-from fenlei.objectives import OBJECTIVES
+from fenlei.errors import ConfigError
+from fenlei.objectives import Context, Needs, ObjectiveParams, UnlabeledViews, register_objective
 from fenlei.objectives.supervised import CrossEntropy, supervised_loss
 
 _SUP_KEYS_DROPPED = ("unsup", "unsup_aug", "progress")
@@ -33,11 +35,70 @@ def tsa_threshold(schedule: str, progress: float, num_classes: int) -> float:
     return alpha * (1.0 - 1.0 / num_classes) + 1.0 / num_classes
 
 
+@dataclass
+class UDAParams(ObjectiveParams):
+    """Parameters of ``uda`` (until 0.1 the ``uda:`` section, which is still read).
+
+    coeff: weight of the consistency loss.
+    unsup_ratio: unlabelled texts per labelled text in each step.
+    temperature: sharpens p(x) (softmax of logits / T); 1 = no sharpening.
+    confidence: consistency only where max p(x) exceeds this; 0 = everywhere.
+    tsa: training signal annealing: none | linear | log | exp.
+    ops: how the unlabelled views are made (augmentation ops: tfidf, synonym, insert, swap, delete).
+    rate: share of tokens the ops change.
+    views: augmented views made per unlabelled text; epoch e uses view e mod views.
+    align: distribution alignment (ReMixMatch): rescale p(x) so its batch mean matches the
+        labelled class prior before sharpening; stops the targets collapsing onto one class.
+    """
+
+    coeff: float = 1.0
+    unsup_ratio: int = 3
+    temperature: float = 0.4
+    confidence: float = 0.8
+    tsa: Literal["none", "linear", "log", "exp"] = "linear"
+    ops: list[str] = field(default_factory=lambda: ["tfidf"])
+    rate: float = 0.3
+    views: int = 2
+    align: bool = False
+
+    def __post_init__(self) -> None:
+        from fenlei.data.augment import check_ops
+
+        for key in ("coeff", "temperature", "confidence", "rate"):
+            value = getattr(self, key)
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                raise ConfigError(f"objective.{key} must be a number, got {value!r}")
+        for key in ("unsup_ratio", "views"):
+            value = getattr(self, key)
+            if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+                raise ConfigError(f"objective.{key} must be > 0, got {value!r}")
+        if self.coeff < 0:
+            raise ConfigError("objective.coeff must be >= 0")
+        if not 0.0 < self.temperature <= 1.0:
+            raise ConfigError(f"objective.temperature must be in (0.0, 1.0], got {self.temperature}")
+        if not 0.0 <= self.confidence < 1.0:
+            raise ConfigError(
+                f"objective.confidence must be in [0, 1) (no prediction is more confident than 1), "
+                f"got {self.confidence}"
+            )
+        if self.tsa not in ("none", "linear", "log", "exp"):
+            raise ConfigError(f"objective.tsa: {self.tsa!r} is not one of none, linear, log, exp")
+        if not isinstance(self.align, bool):
+            raise ConfigError(f"objective.align: expected true or false, got {self.align!r}")
+        check_ops("objective.ops", self.ops)
+        if not 0.0 < self.rate <= 1.0:
+            raise ConfigError(f"objective.rate must be in (0.0, 1.0], got {self.rate}")
+
+    def unlabeled_views(self) -> UnlabeledViews:
+        """The views of the unlabelled texts this objective trains on."""
+        return UnlabeledViews(tuple(self.ops), self.rate, self.views, self.unsup_ratio)
+
+
 class UDA:
     """sup (TSA-masked CE) + coeff x KL(sharpened p(x) || p(x_aug)) on confident unlabelled texts."""
 
     def __init__(
-        self, ce: CrossEntropy, num_classes: int, uda_cfg, prior: torch.Tensor | None = None
+        self, ce: CrossEntropy, num_classes: int, uda_cfg: UDAParams, prior: torch.Tensor | None = None
     ) -> None:
         self.ce = ce
         self.num_classes = num_classes
@@ -88,11 +149,11 @@ class UDA:
         return out
 
 
-@OBJECTIVES.register("uda")
-def _uda(cfg, train_label_ids: Sequence[int], num_classes: int, *, uda=None, **_) -> UDA:
-    from fenlei.config import UDAConfig
-
-    counts = torch.bincount(torch.as_tensor(list(train_label_ids), dtype=torch.long), minlength=num_classes)
-    prior = (counts.float() + 1.0) / (counts.sum() + num_classes)  # add-one: no class gets zero mass
-    ce = supervised_loss(cfg, train_label_ids, num_classes)
-    return UDA(ce, num_classes, uda or UDAConfig(), prior=prior)
+@register_objective("uda", UDAParams, Needs(unlabeled=True, streaming=False))
+def _uda(cfg, params: UDAParams, ctx: Context) -> UDA:
+    """UDA (Xie et al. 2019): consistency between unlabelled texts and their augmented views."""
+    k = ctx.num_classes
+    counts = torch.bincount(torch.as_tensor(list(ctx.train_label_ids), dtype=torch.long), minlength=k)
+    prior = (counts.float() + 1.0) / (counts.sum() + k)  # add-one: no class gets zero mass
+    ce = supervised_loss(cfg, ctx.train_label_ids, k)
+    return UDA(ce, k, params, prior=prior)

@@ -70,7 +70,7 @@ class ServedModel:
             "name": self.name,
             "model": meta["model"],
             "labels": meta["labels"],
-            "multi_label": self.predictor.multi_label,
+            "multi_label": self.predictor.task.multi_label,
             "backend": getattr(self.predictor, "backend", "torch"),
             "metrics": {
                 split: _headline(metrics.get(split, {})) for split in ("dev", "test") if split in metrics
@@ -265,7 +265,7 @@ class BodyLimit:
 def load_predictors(specs: list[str], backend: str = "torch") -> dict[str, object]:
     """``name=RUN_DIR`` or ``RUN_DIR`` (named after its folder) -> loaded predictors, checked now."""
     from fenlei.errors import FenleiError
-    from fenlei.inference.predictor import Predictor
+    from fenlei.inference import load
 
     out: dict[str, object] = {}
     for spec in specs:
@@ -276,10 +276,5 @@ def load_predictors(specs: list[str], backend: str = "torch") -> dict[str, objec
             raise FenleiError(f"{spec}: a model name must be a plain word (name=RUN_DIR)")
         if name in out:
             raise FenleiError(f"{spec}: two models named {name!r}; use name=RUN_DIR to tell them apart")
-        if backend == "onnx":
-            from fenlei.inference.onnx_predictor import OnnxPredictor
-
-            out[name] = OnnxPredictor(path)  # the int8 model when the export made one
-        else:
-            out[name] = Predictor(path)
+        out[name] = load(path, backend)
     return out

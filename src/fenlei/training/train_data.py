@@ -15,8 +15,8 @@ from pathlib import Path
 from fenlei.config import Config
 from fenlei.data.loading import Splits
 from fenlei.data.semi import unlabeled_texts
-
-AUGMENT_DIR = "augment"
+from fenlei.objectives import UnlabeledViews
+from fenlei.rundir import AUGMENT as AUGMENT_DIR
 
 
 @dataclass
@@ -28,6 +28,7 @@ class TrainData:
     ids: list[int]
     unlabeled: list[str] = field(default_factory=list)
     views: list[list[str]] = field(default_factory=list)  # views[v][i] is a view of unlabeled[i]
+    view_ratio: int = 0  # unlabelled texts per labelled text in a batch (when there are views)
     notes: dict[str, int] = field(default_factory=dict)
     cache: Path | None = None  # scratch folder holding the augmentation cache files
 
@@ -37,16 +38,16 @@ class TrainData:
         return self.texts + self.unlabeled
 
 
-def prepare_train_data(cfg: Config, splits: Splits, run_dir: Path, resume: bool) -> TrainData:
-    """Hide labels / read unlabelled text, and make the augmented copies and views the config asks for."""
-    splits, unlabeled = unlabeled_texts(cfg, splits, cfg.objective.name)
+def prepare_train_data(
+    cfg: Config, splits: Splits, run_dir: Path, resume: bool, views: UnlabeledViews | None = None
+) -> TrainData:
+    """Hide labels / read unlabelled text, and make the augmented copies the config asks for and
+    the unlabelled ``views`` the objective asks for (None: it learns from labelled text only)."""
+    splits, unlabeled = unlabeled_texts(cfg, splits, cfg.objective.name, views is not None)
     data = TrainData(splits, list(splits.train.texts), list(splits.train_ids))
-    uda = cfg.objective.name == "uda"
-    if uda:
-        data.unlabeled = unlabeled
-    elif cfg.data.labeled_per_class:
-        data.unlabeled = unlabeled  # not trained on, but its words belong in the vocabulary
-    if not (cfg.augment.copies or uda):
+    # Unlabelled text is trained on only with views, but its words belong in the vocabulary anyway.
+    data.unlabeled = unlabeled
+    if not (cfg.augment.copies or views):
         return data
     from fenlei.data.augment import augment_cached, build_augmenter
 
@@ -65,17 +66,17 @@ def prepare_train_data(cfg: Config, splits: Splits, run_dir: Path, resume: bool)
             data.texts += copy
             data.ids += base_ids
         data.notes["train_augmented_copies"] = len(base_texts) * len(copies)
-    if uda:
-        u = cfg.uda
+    if views:
         augmenter = build_augmenter(
-            u.ops,
-            u.rate,
+            list(views.ops),
+            views.rate,
             corpus=corpus,
             seed=cfg.train.seed,
             vectors=vectors,
             neighbours=cfg.augment.neighbours,
         )
-        data.views = augment_cached(augmenter, data.unlabeled, data.cache / "unlabeled.json", u.views)
+        data.views = augment_cached(augmenter, data.unlabeled, data.cache / "unlabeled.json", views.views)
+        data.view_ratio = views.ratio
     return data
 
 

@@ -1,104 +1,33 @@
 """The one training loop. Every model and objective trains here; callbacks only observe.
 
-Resumable: the last checkpoint holds model, optimiser, scheduler, RNG states, the step,
-the position inside the epoch and the callbacks' state, all as safetensors + JSON. It is
-written at each evaluation, every ``train.checkpoint_every`` steps, every
-``train.checkpoint_minutes`` and when SIGINT/SIGTERM asks the run to stop. Under torchrun the
-same loop runs data-parallel (training/distributed.py).
+Resumable: the Checkpointer (checkpoints.py) saves a resume point at each evaluation, every
+``train.checkpoint_every`` steps, every ``train.checkpoint_minutes`` and when SIGINT/SIGTERM
+asks the run to stop. Under torchrun the same loop runs data-parallel (distributed.py).
 """
 
 from __future__ import annotations
 
 import contextlib
-import dataclasses
-import json
 import math
-import signal
-import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from fenlei import state_io
-from fenlei.errors import ConfigError, RunDirError, TrainingInterrupted
+from fenlei.errors import TrainingInterrupted
 from fenlei.evaluation.metrics import is_better
-from fenlei.evaluation.multilabel import probabilities, score
+from fenlei.task import SingleLabel, Task
 from fenlei.training.callbacks import Callback
-from fenlei.training.distributed import (
-    SINGLE,
-    DistContext,
-    any_rank,
-    broadcast_module,
-    gather_tensors,
-    sum_arrays,
-)
+from fenlei.training.checkpoints import Checkpointer, TrainState
+from fenlei.training.device import resolve_device, resolve_precision, to_device
+from fenlei.training.distributed import SINGLE, DistContext, any_rank, sum_arrays
 from fenlei.training.ema import WeightEMA
 from fenlei.training.optim import build_optimizer, build_scheduler
+from fenlei.training.signals import StopOnSignals
 
-
-@dataclass
-class TrainState:
-    """Where the loop is; saved in every checkpoint."""
-
-    step: int = 0  # optimiser steps done
-    epoch: int = 0  # epoch in progress (0-based)
-    batch_in_epoch: int = 0  # batches of that epoch already consumed
-    best_metric: float | None = None  # best dev value of the chosen metric so far
-    best_step: int = 0  # step at which it was reached
-    stopped_early: bool = False
-    epoch_sums: dict = dataclasses.field(default_factory=dict)  # this epoch's loss parts x texts so far
-    epoch_seen: int = 0  # texts of this epoch trained on so far
-
-
-def resolve_device(name: str) -> torch.device:
-    """'auto' means the first GPU when there is one, else the CPU."""
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(name)
-
-
-def resolve_precision(
-    name: str, device: torch.device, model: torch.nn.Module | None = None
-) -> torch.dtype | None:
-    """The autocast dtype for ``train.precision`` on ``device``; None = plain fp32.
-
-    ``auto`` on a CPU means bf16 only for models that ask for it (transformers) and only where
-    the CPU computes bf16 natively; elsewhere bf16 would be emulated and slower.
-    """
-    if name == "auto":
-        if device.type == "cuda":
-            return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
-        if getattr(model, "cpu_bf16", False) and _cpu_has_bf16():
-            return torch.bfloat16
-        return None
-    if name == "fp16" and device.type != "cuda":
-        raise ConfigError("train.precision: fp16 needs a GPU; on CPU use bf16 or fp32")
-    return {"fp32": None, "fp16": torch.float16, "bf16": torch.bfloat16}[name]
-
-
-def _cpu_has_bf16() -> bool:
-    try:
-        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
-    except (AttributeError, RuntimeError):
-        return False
-
-
-def to_device(batch: dict, device: torch.device) -> dict:
-    """Move the tensors of a batch (and of its sub-batches) to ``device``; lengths stay on the CPU."""
-    if device.type == "cpu":
-        return batch
-    out = {}
-    for k, v in batch.items():
-        if isinstance(v, dict):
-            v = to_device(v, device)
-        elif isinstance(v, torch.Tensor) and k != "lengths":
-            v = v.to(device, non_blocking=True)
-        out[k] = v
-    return out
+__all__ = ["TrainState", "Trainer", "resolve_device", "resolve_precision", "to_device"]
 
 
 class Trainer:
@@ -117,7 +46,7 @@ class Trainer:
         callbacks: Sequence[Callback] = (),
         checkpoint_dir: Path | None = None,
         eval_objective: Callable[[torch.nn.Module, dict], dict] | None = None,
-        multi_label: bool = False,
+        task: Task | None = None,
         dist: DistContext = SINGLE,
         device: torch.device | None = None,
     ) -> None:
@@ -140,12 +69,16 @@ class Trainer:
         self.objective = objective
         # Dev loss is plain CE even when training adds noise/consistency terms.
         self.eval_objective = eval_objective or objective
-        self.multi_label = multi_label  # sigmoid per label + multi-label metrics (evaluation/multilabel.py)
+        self.task = task or SingleLabel()  # how logits become probabilities and metrics
         self.train_batches = train_batches
         self.dev_batches = dev_batches
         self.label_names = list(label_names)
         self.callbacks = list(callbacks)
         self.checkpoint_dir = checkpoint_dir
+        self.checkpointer = Checkpointer(
+            checkpoint_dir, train_cfg.checkpoint_every, train_cfg.checkpoint_minutes, dist
+        )
+        self.metric = train_cfg.metric or self.task.default_metric
         self.steps_per_epoch = math.ceil(len(train_batches) / train_cfg.accumulate)
         self.total_steps = self.steps_per_epoch * train_cfg.epochs
         self.amp_dtype = resolve_precision(train_cfg.precision, self.device, model)
@@ -157,8 +90,8 @@ class Trainer:
         self.state = TrainState()
         self.last_metrics: dict = {}
         self._stop = False
-        self._signal: str | None = None  # name of the signal that asked the run to stop
-        self._last_save = time.monotonic()
+        self._signals = StopOnSignals()
+        self._interrupted = False
 
     # ------------------------------------------------------------------ the loop
     def fit(self, resume: bool = False) -> TrainState:
@@ -166,17 +99,24 @@ class Trainer:
         if resume:
             self.load_checkpoint()
         self._emit("on_train_begin")
+        self._interrupted = False
         try:
-            with self._stop_on_signals():
+            with self._signals:
                 self._loop()
         finally:  # also after a signal or an error: progress bars and event files are closed
             self._emit("on_train_end")
+        if self._interrupted:
+            s = self.state
+            where = f"step {s.step} (epoch {s.epoch + 1}, batch {s.batch_in_epoch})"
+            last = self.checkpointer.last_dir
+            saved = "" if last is None else f"; checkpoint saved in {last}"
+            raise TrainingInterrupted(f"stopped by {self._signals.name or 'a signal'} at {where}{saved}")
         return self.state
 
     def _loop(self) -> None:
         cfg, state = self.cfg, self.state
         self.model.train()
-        self._last_save = time.monotonic()
+        self.checkpointer.last_save = time.monotonic()
         while state.epoch < cfg.epochs and not self._stop:
             epoch_start = time.perf_counter()
             self.train_batches.set_epoch(state.epoch)
@@ -232,48 +172,14 @@ class Trainer:
 
     def _checkpoint_or_stop(self, just_saved: bool, epoch_end: bool) -> None:
         """Save a resume point when one is due; after SIGINT/SIGTERM save one and stop the run."""
-        cfg = self.cfg
-        due = bool(cfg.checkpoint_every and self.state.step % cfg.checkpoint_every == 0)
-        minutes = cfg.checkpoint_minutes
-        due = due or bool(minutes and time.monotonic() - self._last_save >= 60 * minutes)
+        due = self.checkpointer.due(self.state.step)
         # Ranks must agree (saving gathers RNG states); one all-reduce carries both flags.
-        signalled, due = any_rank(self.dist, self._signal is not None, due)
-        if (due or signalled) and not just_saved and not (epoch_end and not cfg.eval_every):
+        signalled, due = any_rank(self.dist, self._signals.name is not None, due)
+        if (due or signalled) and not just_saved and not (epoch_end and not self.cfg.eval_every):
             self.save_checkpoint()
         if signalled:
             self._stop = True
             self._interrupted = True
-
-    @contextlib.contextmanager
-    def _stop_on_signals(self):
-        """SIGINT/SIGTERM finish the current step, save a checkpoint and end the run; a second
-        SIGINT stops at once. Handlers can only be set from the main thread."""
-        self._interrupted = False
-        if threading.current_thread() is not threading.main_thread():
-            yield
-            return
-        previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
-
-        def handler(signum, frame):
-            self._signal = signal.Signals(signum).name
-            for sig, old in previous.items():
-                signal.signal(sig, old)
-
-        for sig in previous:
-            signal.signal(sig, handler)
-        try:
-            yield
-        finally:
-            for sig, old in previous.items():
-                signal.signal(sig, old)
-        if self._interrupted:
-            where = (
-                f"step {self.state.step} (epoch {self.state.epoch + 1}, batch {self.state.batch_in_epoch})"
-            )
-            saved = (
-                "" if self.checkpoint_dir is None else f"; checkpoint saved in {self.checkpoint_dir / 'last'}"
-            )
-            raise TrainingInterrupted(f"stopped by {self._signal or 'a signal'} at {where}{saved}")
 
     def _optimizer_step(self) -> None:
         if self.cfg.grad_clip:
@@ -307,10 +213,10 @@ class Trainer:
     def _evaluate_and_save_best(self) -> None:
         metrics, _ = self.evaluate(self.dev_batches)
         self.last_metrics = metrics
-        value = metrics.get(self.cfg.metric)
+        value = metrics.get(self.metric)
         improved = value is not None and (
             self.state.best_metric is None
-            or is_better(self.cfg.metric, value, self.state.best_metric, self.cfg.min_delta)
+            or is_better(self.metric, value, self.state.best_metric, self.cfg.min_delta)
         )
         if improved:
             self.state.best_metric = float(value)
@@ -346,106 +252,33 @@ class Trainer:
                     logits = out["logits"]
                 else:
                     logits = self.model(batch)
-                probs[raw["index"].numpy()] = probabilities(logits, self.multi_label).cpu().numpy()
+                probs[raw["index"].numpy()] = self.task.probabilities(logits).cpu().numpy()
         self.model.train(was_training)
         if self.dist.enabled:
             probs, totals = sum_arrays(self.dist, probs, np.array([loss_sum, count], dtype=np.float64))
             loss_sum, count = float(totals[0]), int(totals[1])
         if not with_metrics or batches.labels is None:
             return {}, probs
-        metrics = score(batches.labels, probs, self.label_names, self.multi_label)
+        metrics = self.task.score(batches.labels, probs, self.label_names)
         metrics["loss"] = loss_sum / max(count, 1)
         return metrics, probs
 
     # ------------------------------------------------------------------ checkpoints
     def save_best(self) -> None:
         """Weights of the best model so far: checkpoints/best.safetensors (written by rank 0)."""
-        if self.checkpoint_dir is None or not self.dist.is_main:
-            return
-        self.checkpoint_dir.mkdir(parents=True, exist_ok=True)
-        state_io.save_tensors(self.checkpoint_dir / "best.safetensors", state_io.model_tensors(self.model))
+        self.checkpointer.save_best(self.model)
 
     def load_best(self) -> bool:
-        """Put the best weights back into the model; False if none were saved.
-
-        Under DDP rank 0 reads them and sends them to the other ranks (no shared disk needed).
-        """
-        path = None if self.checkpoint_dir is None else self.checkpoint_dir / "best.safetensors"
-        found = any_rank(self.dist, self.dist.is_main and path is not None and path.is_file())[0]
-        if not found:
-            return False
-        if self.dist.is_main:
-            self.model.load_state_dict(state_io.read_tensors(path))
-        broadcast_module(self.dist, self.model)
-        return True
+        """Put the best weights back into the model; False if none were saved."""
+        return self.checkpointer.load_best(self.model)
 
     def save_checkpoint(self) -> None:
-        """Everything needed to resume, in checkpoints/last/ (swapped in atomically).
-
-        Under DDP every rank calls this (their RNG states are gathered); rank 0 writes.
-        """
-        self._last_save = time.monotonic()
-        if self.checkpoint_dir is None:
-            return
-        rng_meta, rng_tensors = state_io.rng_state()
-        if self.dist.enabled:  # each rank's dropout stream, so a resumed DDP run repeats it
-            for rank, part in enumerate(gather_tensors(self.dist, rng_tensors["rng.torch"])):
-                rng_tensors[f"rng.torch.rank{rank}"] = part
-        if not self.dist.is_main:
-            return
-        final = self.checkpoint_dir / "last"
-        tmp = self.checkpoint_dir / "last.tmp"
-        tmp.mkdir(parents=True, exist_ok=True)
-        tensors: dict[str, torch.Tensor] = {}
-        optim_meta = state_io.split_state(self.optimizer.state_dict(), "optim", tensors)
-        rng_meta["world_size"] = self.dist.world_size
-        tensors.update(rng_tensors)
-        if self.ema is not None:
-            tensors.update(self.ema.tensors())
-        meta = {
-            "state": dataclasses.asdict(self.state),
-            "optimizer": optim_meta,
-            "scheduler": self.scheduler.state_dict(),
-            "scaler": self.scaler.state_dict(),
-            "rng": rng_meta,
-            "last_metrics": self.last_metrics,
-            "callbacks": {type(cb).__name__: cb.state_dict() for cb in self.callbacks},
-            "ema_updates": None if self.ema is None else self.ema.updates,
-        }
-        state_io.save_tensors(tmp / "model.safetensors", state_io.model_tensors(self.model))
-        state_io.save_tensors(tmp / "state.safetensors", tensors)
-        state_io.write_json(tmp / "state.json", meta)
-        state_io.replace_dir(tmp, final)
+        """Everything needed to resume, in checkpoints/last/ (every rank calls under DDP)."""
+        self.checkpointer.save(self)
 
     def load_checkpoint(self) -> bool:
         """Restore from checkpoints/last; False when there is none."""
-        found = None if self.checkpoint_dir is None else state_io.existing_dir(self.checkpoint_dir / "last")
-        if found is None:
-            return False
-        try:
-            meta = json.loads((found / "state.json").read_text(encoding="utf-8"))
-            tensors = state_io.read_tensors(found / "state.safetensors")
-            self.model.load_state_dict(state_io.read_tensors(found / "model.safetensors"))
-        except Exception as err:  # safetensors, JSON and shape errors alike: the files are damaged
-            raise RunDirError(
-                f"{found}: the checkpoint cannot be read ({type(err).__name__}: {err}); delete that "
-                "folder to resume from an older copy if one is left (last.old), or train again"
-            ) from None
-        self.optimizer.load_state_dict(state_io.join_state(meta["optimizer"], tensors))
-        self.scheduler.load_state_dict(meta["scheduler"])
-        if meta.get("scaler"):
-            self.scaler.load_state_dict(meta["scaler"])
-        self.state = TrainState(**meta["state"])
-        self.last_metrics = meta.get("last_metrics", {})
-        own = tensors.get(f"rng.torch.rank{self.dist.rank}")
-        if own is not None and meta["rng"].get("world_size") == self.dist.world_size:
-            tensors["rng.torch"] = own
-        state_io.set_rng_state(meta["rng"], tensors)
-        if self.ema is not None and meta.get("ema_updates") is not None:
-            self.ema.load(tensors, meta["ema_updates"])
-        for cb in self.callbacks:
-            cb.load_state_dict(meta.get("callbacks", {}).get(type(cb).__name__, {}))
-        return True
+        return self.checkpointer.load(self)
 
     # ------------------------------------------------------------------ callbacks
     def _emit(self, hook: str, *args) -> list:

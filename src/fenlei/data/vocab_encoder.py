@@ -12,27 +12,19 @@ from pathlib import Path
 
 import numpy as np
 
-from fenlei.data.text import make_tokenizer, resolve_kind
+from fenlei.data.encoders import ENCODERS, EncoderSettings
+from fenlei.data.text import make_tokenizer, resolve_kind, truncate
 from fenlei.data.vocab import Vocab
 from fenlei.errors import RunDirError
+from fenlei.rundir import TOKENIZER, VOCAB
 
 
-def truncate(seq: list, max_length: int, strategy: str = "head") -> list:
-    """At most ``max_length`` items of ``seq``: the first, the last, or half of each (head+tail)."""
-    if len(seq) <= max_length:
-        return seq
-    if strategy == "tail":
-        return seq[len(seq) - max_length :]
-    if strategy == "head+tail":
-        head = (max_length + 1) // 2
-        return seq[:head] + seq[len(seq) - (max_length - head) :]
-    return seq[:max_length]
-
-
+@ENCODERS.register("vocab")
 class VocabEncoder:
     """Tokenise, look up ids, truncate to ``max_length`` by the ``truncation`` strategy."""
 
     encoder_type = "vocab"
+    streamable = True  # a streamed corpus is tokenised into this encoder's ids on disk
 
     def __init__(
         self, kind: str, lowercase: bool, vocab: Vocab, max_length: int, truncation: str = "head"
@@ -51,10 +43,9 @@ class VocabEncoder:
         return len(self.vocab)
 
     @classmethod
-    def fit(
-        cls, texts: Sequence[str], tok_cfg, max_length: int, truncation: str = "head"
-    ) -> tuple[VocabEncoder, list[list[str]]]:
+    def fit(cls, texts: Sequence[str], settings: EncoderSettings) -> tuple[VocabEncoder, list[list[str]]]:
         """Build the vocabulary from training texts; also returns their tokens for reuse."""
+        tok_cfg, max_length, truncation = settings.tokenizer, settings.max_length, settings.truncation
         kind = resolve_kind(tok_cfg.kind, list(texts))
         tokenizer = make_tokenizer(kind, lowercase=tok_cfg.lowercase)
         tokens = [truncate(tokenizer(t), max_length, truncation) for t in texts]
@@ -81,35 +72,19 @@ class VocabEncoder:
             "max_length": self.max_length,
             "truncation": self.truncation,
         }
-        (Path(run_dir) / "tokenizer.json").write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
-        self.vocab.save(Path(run_dir) / "vocab.json")
+        (Path(run_dir) / TOKENIZER).write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
+        self.vocab.save(Path(run_dir) / VOCAB)
 
     @classmethod
     def load(cls, run_dir: Path) -> VocabEncoder:
         """Read what ``save`` wrote."""
         run_dir = Path(run_dir)
-        for name in ("tokenizer.json", "vocab.json"):
+        for name in (TOKENIZER, VOCAB):
             if not (run_dir / name).is_file():
                 raise RunDirError(f"{run_dir}: {name} is missing; is this a fenlei run directory?")
         try:
-            meta = json.loads((run_dir / "tokenizer.json").read_text(encoding="utf-8"))
-            vocab = Vocab.load(run_dir / "vocab.json")
+            meta = json.loads((run_dir / TOKENIZER).read_text(encoding="utf-8"))
+            vocab = Vocab.load(run_dir / VOCAB)
         except (ValueError, KeyError) as err:
-            raise RunDirError(f"{run_dir}: tokenizer.json or vocab.json is corrupt ({err})") from None
+            raise RunDirError(f"{run_dir}: {TOKENIZER} or {VOCAB} is corrupt ({err})") from None
         return cls(meta["kind"], meta["lowercase"], vocab, meta["max_length"], meta.get("truncation", "head"))
-
-
-def load_encoder(run_dir: Path):
-    """The encoder a run directory was trained with: vocabulary-based or a Hugging Face tokenizer."""
-    path = Path(run_dir) / "tokenizer.json"
-    kind = "vocab"
-    if path.is_file():
-        try:
-            kind = json.loads(path.read_text(encoding="utf-8")).get("type", "vocab")
-        except ValueError:
-            raise RunDirError(f"{path}: corrupt JSON; train the run again") from None
-    if kind == "hf":
-        from fenlei.data.hf_encoder import HFEncoder
-
-        return HFEncoder.load(run_dir)
-    return VocabEncoder.load(run_dir)

@@ -1,32 +1,24 @@
-"""Readers for corpora in their original layouts: aclImdb folders, raw CoLA, THUCNews + class.txt.
+"""Corpora in their original layouts: aclImdb folders, raw CoLA, THUCNews + class.txt.
 
 Column names do not apply to these layouts; ``label_column=None`` still drops the labels.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
-from fenlei.data.examples import Examples
-from fenlei.data.readers_io import (
-    READERS,
-    ReadOptions,
-    RowCollector,
-    config_key,
-    fail,
-    read_text,
-    split_lines,
-)
+from fenlei.data.readers.decoding import lines, read_text
+from fenlei.data.readers.registry import READERS, SOURCES, ReadOptions, Row, config_key, fail
 from fenlei.errors import DataError, brief
 
 ACLIMDB_LABELS = ("neg", "pos")
 
 
 @READERS.register("aclimdb")
-def read_aclimdb(path: Path, opts: ReadOptions) -> Examples:
+def aclimdb_rows(path: Path, opts: ReadOptions) -> Iterator[Row]:
     """``<root>/<split>/{pos,neg}/*.txt`` (path = root or split folder); labels "pos"/"neg"."""
     folder = aclimdb_split_dir(path, opts.split)
-    rows = RowCollector(folder, opts.label_column is not None)
     for label in ACLIMDB_LABELS:
         files = sorted((folder / label).glob("*.txt"))
         if not files:
@@ -34,8 +26,7 @@ def read_aclimdb(path: Path, opts: ReadOptions) -> Examples:
         for file in files:
             # reviews hold HTML line breaks; a tokenizer would otherwise see "<br" as a word
             text = read_text(file, opts.encoding, opts.split, allow_empty=True).replace("<br />", " ")
-            rows.add(1, text, label)
-    return rows.result()
+            yield 1, text, label
 
 
 def aclimdb_split_dir(path: Path, split: str) -> Path:
@@ -51,11 +42,13 @@ def aclimdb_split_dir(path: Path, split: str) -> Path:
     )
 
 
+SOURCES["aclimdb"] = lambda path, opts: aclimdb_split_dir(path, opts.split)
+
+
 @READERS.register("cola")
-def read_cola(path: Path, opts: ReadOptions) -> Examples:
+def cola_rows(path: Path, opts: ReadOptions) -> Iterator[Row]:
     """Raw CoLA TSV without header: ``source<TAB>label<TAB>notes<TAB>sentence``."""
-    rows = RowCollector(path, opts.label_column is not None)
-    for i, line in enumerate(split_lines(read_text(path, opts.encoding, opts.split)), 1):
+    for i, line in enumerate(lines(path, opts.encoding, opts.split), 1):
         if not line.strip():
             continue
         cells = line.split("\t")
@@ -63,16 +56,14 @@ def read_cola(path: Path, opts: ReadOptions) -> Examples:
             raise fail(
                 path, i, f"expected 4 tab-separated fields (source, label, notes, sentence), not {len(cells)}"
             )
-        rows.add(i, cells[3], cells[1])
-    return rows.result()
+        yield i, cells[3], cells[1]
 
 
 @READERS.register("thucnews")
-def read_thucnews(path: Path, opts: ReadOptions) -> Examples:
+def thucnews_rows(path: Path, opts: ReadOptions) -> Iterator[Row]:
     """``title<TAB>class_index`` lines; ``class.txt`` beside the file names the classes in index order."""
     classes = read_class_names(path.parent / "class.txt", opts)
-    rows = RowCollector(path, opts.label_column is not None)
-    for i, line in enumerate(split_lines(read_text(path, opts.encoding, opts.split)), 1):
+    for i, line in enumerate(lines(path, opts.encoding, opts.split), 1):
         if not line.strip():
             continue
         cells = line.split("\t")
@@ -84,15 +75,14 @@ def read_thucnews(path: Path, opts: ReadOptions) -> Examples:
         if len(index) > 9 or int(index) >= len(classes):  # the length check spares int() 5000 digits
             listed = f"class.txt lists {len(classes)} classes, numbered from 0"
             raise fail(path, i, f"class index {brief(index)} is out of range; {listed}")
-        rows.add(i, cells[0], classes[int(index)])
-    return rows.result()
+        yield i, cells[0], classes[int(index)]
 
 
 def read_class_names(path: Path, opts: ReadOptions) -> list[str]:
     """Class names, one a line (a missing trailing newline is fine)."""
     if not path.is_file():
         raise DataError(f"{path} not found; the thucnews format needs class.txt beside the data file")
-    names = [line.strip() for line in split_lines(read_text(path, opts.encoding, opts.split))]
+    names = [line.strip() for line in lines(path, opts.encoding, opts.split)]
     names = [n for n in names if n]
     if len(set(names)) != len(names):
         raise DataError(f"{path}: class names repeat; each line must name a different class")

@@ -1,0 +1,100 @@
+"""Resolving a config, once, at the start of a run: what depends on another section or on a registry.
+
+``config.py`` checks each key against its type; here the sections meet: the task (single- or
+multi-label) picks the default objective and metric, the model family and the objective
+check their own parameters (and fill in their defaults, so config.yaml lists them all), the
+objective's needs are checked against the data, and streaming is refused for what cannot be
+streamed. Resolving a resolved config changes nothing.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+from fenlei.config import Config
+from fenlei.errors import ConfigError, ModelError
+from fenlei.task import Task, make_task
+
+
+@dataclass
+class Resolved:
+    """A resolved config with what resolving it found out."""
+
+    cfg: Config
+    task: Task
+    objective: object  # the ObjectiveSpec (objectives/__init__.py)
+    objective_params: object  # its typed params
+    model_class: type  # the TextModel family
+    streamed: bool  # train is read into an on-disk corpus, not into memory
+
+
+def resolve(cfg: Config, *, in_memory: bool = False) -> Resolved:
+    """Fill the cross-section defaults of ``cfg`` in place and run the checks that need a registry.
+
+    ``in_memory``: the training examples are given in Python (no train file to stream).
+    """
+    from fenlei.data.augment import check_ops
+    from fenlei.models import make_params, model_class
+    from fenlei.objectives import make_objective_params, objective_spec
+
+    task = make_task(cfg.data)
+    cfg.objective.name = cfg.objective.name or task.default_objective
+    cfg.train.metric = cfg.train.metric or task.default_metric
+    task.check_config(cfg)
+    spec = objective_spec(cfg.objective.name)
+    if spec.needs.labels != task.name:
+        raise ConfigError(task.objective_error(cfg.objective.name))
+    params = make_objective_params(cfg.objective)
+    cfg.objective.params = dataclasses.asdict(params)
+    if spec.needs.teacher and not getattr(params, "teacher", None):
+        raise ConfigError(
+            f"objective {cfg.objective.name} needs objective.teacher: the run directory of a trained model "
+            "(for example one from fenlei train configs/sst2-minilm.yaml -o runs/teacher)"
+        )
+    try:
+        family = model_class(cfg.model.name)
+        cfg.model.params = dataclasses.asdict(make_params(cfg.model.name, cfg.model.params))
+    except ModelError as err:  # a config key's fault, as the other config checks say
+        raise ConfigError(str(err)) from None
+    kinds = family.tokenizer_kinds
+    if cfg.tokenizer.kind != "auto" and cfg.tokenizer.kind not in kinds:
+        raise ConfigError(
+            f"tokenizer.kind: model {cfg.model.name!r} takes {', '.join(kinds)}, not {cfg.tokenizer.kind!r}"
+        )
+    # Streaming first: its refusal says what to change even where another check would also fail.
+    streamed = not in_memory and _streamed(cfg, task, spec, family)
+    if cfg.model.vectors and family.pretrained_weights:
+        raise ConfigError("model.vectors: a pretrained transformer brings its own embeddings; remove it")
+    if cfg.model.extend_vocab and not cfg.model.vectors:
+        raise ConfigError("model.extend_vocab needs model.vectors: the words come from the vectors file")
+    check_ops("augment.ops", cfg.augment.ops)
+    return Resolved(cfg, task, spec, params, family, streamed)
+
+
+def _streamed(cfg: Config, task: Task, spec, family) -> bool:
+    """Whether train is streamed; a ConfigError names a setting that streaming cannot serve."""
+    from fenlei.data.encoders import encoder_class
+    from fenlei.data.streaming import check_streaming_data, refusal, use_streaming
+
+    if cfg.data.streaming is False or not (cfg.data.train or cfg.data.name):
+        return False
+    if cfg.data.streaming is True:
+        check_streaming_data(cfg.data)
+    if not use_streaming(cfg.data):
+        return False
+    check_streaming_data(cfg.data)
+    reasons = [
+        (spec.needs.streaming, f"objective.name {cfg.objective.name} needs the train texts in memory"),
+        (task.streamable, f"a {task.name} run needs the whole train set in memory"),
+        (
+            encoder_class(family.encoder_type).streamable,
+            f"model {cfg.model.name!r} uses a Hugging Face tokenizer; streaming builds a word vocabulary",
+        ),
+        (not cfg.augment.copies, "augment.copies makes copies of the train texts in memory"),
+        (not cfg.model.extend_vocab, "model.extend_vocab changes the vocabulary after encoding"),
+    ]
+    for ok, why in reasons:
+        if not ok:
+            raise ConfigError(refusal(cfg.data, why))
+    return True
