@@ -5,7 +5,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup browser demo test test-all lint format bench bench-full clean
+.PHONY: setup browser demo test test-browser test-all lint format bench bench-full clean
 
 $(STAMP): pyproject.toml Makefile
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -31,8 +31,12 @@ browser:
 demo: $(STAMP)
 	$(BIN)/fenlei compare configs/demo-fasttext.yaml configs/demo-textcnn.yaml configs/demo-textrnn.yaml configs/demo-minilm.yaml -o runs/demo
 
-test: $(STAMP) browser
-	$(BIN)/python -m pytest -m "not slow"
+# The README's test command: no browser needed (the demo-page test has its own marker).
+test: $(STAMP)
+	$(BIN)/python -m pytest -m "not slow and not browser"
+
+test-browser: $(STAMP) browser
+	$(BIN)/python -m pytest -m browser
 
 test-all: $(STAMP) browser
 	$(BIN)/python -m pytest

@@ -159,3 +159,35 @@ def tiny_bert(tmp_path_factory):
     BertModel(config).save_pretrained(folder)
     tokenizer.save_pretrained(folder)
     return str(folder)
+
+
+# ---------------------------------------------------------------- serving (tests/serving/)
+
+
+@pytest.fixture(scope="module")
+def served_runs(tmp_path_factory):
+    """Two tiny trained runs: sentiment (fasttext) and Chinese topics (fasttext, char)."""
+    from fenlei.config import load_config
+    from fenlei.training.pipeline import train
+
+    d = tmp_path_factory.mktemp("serve")
+    en = write_tsv(d / "en.tsv", make_sentiment(160, 0))
+    zh_rows = [
+        ("sports" if i % 2 else "finance", ("足球比赛" if i % 2 else "股票银行") + "今天") for i in range(80)
+    ]
+    zh = write_tsv(d / "zh.tsv", zh_rows)
+    out = {}
+    for name, path in (("sentiment", en), ("topics", zh)):
+        sets = [f"data.train={path}", "model.name=fasttext", "model.embed_dim=16", *FAST, "train.lr=0.02"]
+        cfg = load_config(None, [*sets, "train.epochs=6"])
+        out[name] = str(train(cfg, d / name, quiet=True).run_dir)
+    return out
+
+
+@pytest.fixture(scope="module")
+def predictors(served_runs):
+    """The two runs loaded as the server loads them."""
+    from fenlei.serving.app import load_predictors
+
+    runs = served_runs
+    return load_predictors([f"sentiment={runs['sentiment']}", f"topics={runs['topics']}"])

@@ -80,3 +80,42 @@ def test_multi_label_lists():
     pred = clf.predict(["goal vote the news", "chip today"])
     assert sorted(pred[0]) == ["politics", "sports"] and list(pred[1]) == ["tech"]
     assert clf.score(texts[:50], labels[:50]) > 0.9
+
+
+# ---------------------------------------------------------------- scikit-learn's own tools
+
+SK = {"embed_dim": 8, "epochs": 3, "batch_size": 16, "lr": 0.05, "seed": 1, "threads": 1, "buckets": 500}
+
+
+def test_clone_keeps_every_argument_as_given_and_drops_the_fit():
+    from sklearn.base import clone
+
+    texts, labels = _data(60, 4)
+    clf = TextClassifier(model="fasttext", objective__label_smoothing=0.1, **SK).fit(texts, labels)
+    copy = clone(clf)
+    assert copy.get_params() == clf.get_params() and copy is not clf
+    assert not hasattr(copy, "classes_") and not hasattr(copy, "predictor_")
+    assert "objective__label_smoothing=0.1" in repr(copy)
+
+
+def test_cross_val_score_grid_search_pipeline_and_pandas():
+    import pandas as pd
+    from sklearn.model_selection import GridSearchCV, cross_val_score
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import FunctionTransformer
+
+    texts, labels = _data(150, 5)
+    X, y = pd.Series(texts), pd.Series(labels)
+    scores = cross_val_score(TextClassifier(model="fasttext", **SK), X, y, cv=3)
+    assert scores.shape == (3,) and scores.min() > 0.6
+
+    search = GridSearchCV(TextClassifier(model="fasttext", **SK), {"lr": [1e-4, 0.05]}, cv=3)
+    search.fit(X, y)
+    assert search.best_params_ == {"lr": 0.05}  # a rate that small learns nothing in 3 epochs
+    assert search.best_estimator_.lr == 0.05 and search.score(X, y) > 0.8
+
+    shout = FunctionTransformer(lambda batch: [t.upper() for t in batch])
+    pipe = make_pipeline(shout, TextClassifier(model="fasttext", lowercase=False, **SK)).fit(X, y)
+    assert pipe.score(X, y) > 0.8
+    vocab = pipe[-1].predictor_.encoder.vocab.tokens
+    assert "GOOD" in vocab and "good" not in vocab  # the texts reached the model transformed

@@ -1,10 +1,14 @@
 """The bad-input corpus (tests/bad_inputs/, its README.md says what each case must do) through
-``fenlei train``, ``evaluate``, ``predict`` and the HTTP server.
+the readers, ``fenlei train``, ``evaluate``, ``predict`` and the HTTP server.
 
-Every case ends in a one-line error with exit code 2 (or a JSON 4xx from the server) or in
-the documented policy with exit code 0; never a traceback, never a run directory that looks
-finished (metrics.json is the mark of a finished run). Small cases are files in the folder;
-big or binary ones are made here by GENERATORS.
+This is the one place for broken inputs: a new one is a file in tests/bad_inputs/ (or a
+GENERATORS entry here, for big or binary ones), a ``Case`` with its needles and a row in the
+README, not a test in a reader's test file. Every case ends in a one-line error with exit code
+2 (or a JSON 4xx from the server) or in the documented policy with exit code 0; never a
+traceback, never a run directory that looks finished (metrics.json is the mark of a finished
+run). The reading cases (no config file, no dev/test, only data.* reading settings) also go
+through the readers alone (test_readers): read whole and row by row at every block size, each
+gives one outcome, the same message word for word.
 """
 
 from __future__ import annotations
@@ -25,6 +29,8 @@ from pathlib import Path
 import pytest
 
 from conftest import make_sentiment, write_tsv
+from fenlei.data.readers import ListCells, ReadOptions, SingleCells, decoding, open_rows, read_examples
+from fenlei.errors import DataError
 
 CORPUS = Path(__file__).parent / "bad_inputs"
 # fasttext at its smallest, one epoch: a case that must train costs about a second
@@ -61,6 +67,13 @@ def gen_truncated_gzip(d: Path) -> Path:
     data = gzip.compress(_good_tsv() * 20)
     p = d / "cut.tsv.gz"
     p.write_bytes(data[: len(data) // 2])  # a download that stopped half way
+    return p
+
+
+def gen_gzip_cut_at_end(d: Path) -> Path:
+    data = gzip.compress(_good_tsv() * 4)
+    p = d / "end.tsv.gz"
+    p.write_bytes(data[:-12])  # the 8-byte trailer (CRC, size) and the last deflate bytes
     return p
 
 
@@ -194,26 +207,77 @@ def small_vocab(run: Path) -> None:
     assert len(json.loads((run / "vocab.json").read_text(encoding="utf-8"))["tokens"]) < 200
 
 
+READER_NAMES = ("aclimdb", "cola", "csv", "jsonl", "thucnews", "tsv")  # unknown_format lists them all
 DATA = "data.train="  # the first --set of every case; the rest follow
 
 TRAIN_CASES = [
     # files and folders that are not there or not what they claim
-    Case("missing_file", "no_such_file.tsv", ("no_such_file.tsv", "not found", "data.train")),
-    Case("folder_as_tsv", "aclimdb_no_neg", ("is a folder",), ("data.format=tsv",)),
-    Case("unknown_format", "good.tsv", ("data.format", "xml", "tsv"), ("data.format=xml",)),
-    Case("unknown_encoding", "good.tsv", ("unknown encoding", "klingon"), ("data.encoding=klingon",)),
+    Case("missing_file", "no_such_file.tsv", ("no_such_file.tsv not found; check data.train",)),
+    Case(
+        "missing_dev_file",
+        "good.tsv",
+        ("no_such_dev.tsv not found; check data.dev",),
+        (f"data.dev={CORPUS / 'no_such_dev.tsv'}",),
+    ),
+    Case("folder_as_tsv", "aclimdb_no_neg", ("aclimdb_no_neg", "is a folder"), ("data.format=tsv",)),
+    Case(
+        "unknown_format",
+        "good.tsv",
+        ("data.format: unknown reader 'xml'; choose auto", *READER_NAMES),
+        ("data.format=xml",),
+    ),
+    Case(
+        "unknown_encoding",
+        "good.tsv",
+        ("unknown encoding 'klingon'", "data.encoding"),
+        ("data.encoding=klingon",),
+    ),
     # empty and header-only
-    Case("empty_file", "empty.tsv", ("empty.tsv", "empty")),
-    Case("blank_lines", "blank_lines.tsv", ("empty",)),
-    Case("header_only", "header_only.tsv", ("header but no rows",)),
+    Case("empty_file", "empty.tsv", ("empty.tsv is empty",)),
+    Case("blank_lines", "blank_lines.tsv", ("blank_lines.tsv is empty",)),
+    Case("header_only", "header_only.tsv", ("header_only.tsv: has a header but no rows",)),
     # columns and rows
-    Case("missing_label_column", "missing_label_column.tsv", ("no column 'label'", "data.label_column")),
-    Case("missing_text_column", "missing_text_column.tsv", ("no column 'text'", "data.text_column")),
-    Case("ragged_tsv", "ragged.tsv", ("line 3", "expected 2 tab-separated fields")),
-    Case("ragged_csv", "ragged.csv", ("line 3", "quote fields that hold commas")),
+    Case(
+        "missing_label_column",
+        "missing_label_column.tsv",
+        ("line 1", "no column 'label' (columns found: sentiment, text)", "data.label_column"),
+    ),
+    Case(
+        "missing_text_column",
+        "missing_text_column.tsv",
+        ("line 1", "no column 'text' (columns found: label, sentence)", "data.text_column"),
+    ),
+    Case("ragged_tsv", "ragged.tsv", ("line 3", "expected 2 tab-separated fields (label, text), found 4")),
+    Case(
+        "ragged_tsv_empty_label",  # the extra tab is reported, not the empty label before it
+        "ragged_empty_label.tsv",
+        ("line 3", "expected 2 tab-separated fields (label, text), found 3"),
+    ),
+    Case(
+        "ragged_csv",
+        "ragged.csv",
+        (
+            "line 3",
+            "expected 2 comma-separated fields (label, text), found 3",
+            "quote fields that hold commas",
+        ),
+    ),
+    Case(
+        "ragged_csv_after_multiline_record",  # lines are lines of the file, not records
+        "ragged_after_multiline.csv",
+        ("line 4", "expected 2 comma-separated fields (label, text), found 3"),
+    ),
     Case("unbalanced_quote_csv", "unbalanced_quote.csv", ("line 2", "never closes")),
-    Case("three_columns_no_header", "three_columns_no_header.tsv", ("no column", "data.text_column")),
-    Case("header_like_data", "header_like_data.tsv", ("looks like a header", "data.text_column")),
+    Case(
+        "three_columns_no_header",
+        "three_columns_no_header.tsv",
+        ("line 1", "no column", "columns found: 1, pos, good film", "data.text_column"),
+    ),
+    Case(
+        "header_like_data",
+        "header_like_data.tsv",
+        ("line 1", "(review, sentiment) looks like a header", "data.text_column"),
+    ),
     Case("empty_label", "empty_label.tsv", ("line 3", "empty label")),
     Case("single_class", "single_class.tsv", ("only one class 'pos'",)),
     Case(
@@ -223,34 +287,62 @@ TRAIN_CASES = [
         (f"data.dev={CORPUS / 'dev_unseen_label.tsv'}",),
     ),
     # encodings and bytes
-    Case("latin1", "latin1.tsv", ("line 3", "not valid utf-8", "data.encoding")),
+    Case("latin1", "latin1.tsv", ("line 3", "not valid utf-8", "set data.encoding (e.g. gbk, latin-1)")),
     Case("mixed_utf8_gbk", "mixed_utf8_gbk.tsv", ("line 3", "mixes encodings")),
-    Case("nul_byte", "nul_byte.tsv", ("line 2", "binary")),
+    Case("cut_in_multibyte_char", "cut_in_multibyte.tsv", ("line 3", "not valid utf-8", "data.encoding")),
+    Case("bom_then_bad_byte", "bom_then_bad_byte.tsv", ("line 3", "not valid utf-8")),  # BOM: no shift
+    Case("nul_byte", "nul_byte.tsv", ("line 2", "looks like a binary file (NUL byte)")),
     Case("random_binary", "gen:random_binary", ("binary",)),
     Case("high_bytes_no_nul", "gen:high_bytes", ("line 2", "not valid utf-8")),
-    Case("zip_archive", "gen:zip", ("zip archive", "unpack")),
-    Case("gzip_named_tsv", "gen:gzip_named_tsv", ("gzip", "name it .gz")),
+    Case("zip_archive", "gen:zip", ("line 1", "zip archive", "unpack")),
+    Case("gzip_named_tsv", "gen:gzip_named_tsv", ("line 1", "binary gzip file", "name it .gz")),
     Case("truncated_gzip", "gen:truncated_gzip", ("cut.tsv.gz", "truncated or corrupt")),
+    Case("gzip_cut_at_end", "gen:gzip_cut_at_end", ("end.tsv.gz", "truncated or corrupt")),
     Case("not_gzip_named_gz", "gen:not_gzip", ("plain.tsv.gz", "not gzip data")),
+    # two problems in one file: the first in the file is reported ...
+    Case("ragged_then_latin1", "ragged_then_latin1.tsv", ("line 2", "expected 2 tab-separated fields")),
+    Case("latin1_then_ragged", "latin1_then_ragged.tsv", ("line 2", "is not valid utf-8; set data.encoding")),
+    # ... except a NUL byte: anywhere, it makes the file binary, undecodable bytes before it too
+    Case("bad_byte_then_nul", "bad_byte_then_nul.tsv", ("line 23", "looks like a binary file (NUL byte)")),
     # JSON
     Case("bad_json", "bad_json.jsonl", ("line 2", "invalid JSON")),
-    Case("jsonl_not_object", "not_object.jsonl", ("line 2", "expected a JSON object")),
-    Case("jsonl_missing_key", "missing_key.jsonl", ("no key 'text'", "sentence", "data.text_column")),
-    Case("jsonl_nested_label", "nested_label.jsonl", ("must be a string or number",)),
-    Case("jsonl_list_label", "list_label.jsonl", ("data.multi_label",)),
-    Case("json_array_of_numbers", "array_of_numbers.json", ("expected a JSON object",)),
+    Case("jsonl_not_object", "not_object.jsonl", ("line 2", "expected a JSON object, got list")),
+    Case(
+        "jsonl_missing_key",
+        "missing_key.jsonl",
+        ("line 1", "no key 'text' (keys found: sentence, label)", "data.text_column"),
+    ),
+    Case("jsonl_nested_label", "nested_label.jsonl", ("line 1", "must be a string or number, not dict")),
+    Case("jsonl_empty_label", "empty_label.jsonl", ("line 2", "empty label")),
+    Case("jsonl_list_label", "list_label.jsonl", ("line 1", "data.multi_label")),
+    Case(
+        "jsonl_list_label_empty_text",  # skipped for its empty text, the list is still refused
+        "list_label_empty_text.jsonl",
+        ("line 1", "'label' is a list of labels but this run is single-label", "data.multi_label"),
+    ),
+    Case("json_array_of_numbers", "array_of_numbers.json", ("expected a JSON object, got int",)),
     # corpus layouts with parts missing
     Case("cola_ragged", "cola_ragged.tsv", ("line 3", "expected 4 tab-separated fields")),
     Case(
         "thucnews_without_class_txt",
         "thucnews_no_class_txt/train.txt",
-        ("class.txt",),
+        ("class.txt not found",),
         ("data.format=thucnews",),
     ),
-    Case("thucnews_index_out_of_range", "thucnews_index_out_of_range/train.txt", ("line 3", "out of range")),
+    Case(
+        "thucnews_index_out_of_range",
+        "thucnews_index_out_of_range/train.txt",
+        ("line 3", "class index 7 is out of range", "lists 2 classes"),
+    ),
     Case("thucnews_index_not_number", "thucnews_index_not_number/train.txt", ("line 2", "not a number")),
     Case("thucnews_repeated_classes", "thucnews_repeated_classes/train.txt", ("class names repeat",)),
     Case("aclimdb_missing_neg", "aclimdb_no_neg", ("train/neg", "aclImdb")),
+    Case(
+        "aclimdb_dev_split_missing",  # a dev split named after its folder, which aclImdb lacks
+        "good.tsv",
+        ("aclimdb_latin1", "no dev/pos and dev/neg folders"),
+        (f"data.dev={CORPUS / 'aclimdb_latin1'}",),
+    ),
     Case("aclimdb_no_reviews", "aclimdb_empty", ("no .txt reviews",)),
     Case("aclimdb_latin1_review", "aclimdb_latin1", ("0_2.txt", "line 1", "data.encoding")),
     # config files and keys (issue 2), objectives and semi-supervised settings (issue 4)
@@ -330,14 +422,20 @@ def run_cli(monkeypatch, capsys):
     return run
 
 
+def assert_one_line_with(message: str, needles: tuple[str, ...]) -> None:
+    """One line, cut short enough for a terminal, holding every needle (case-insensitive)."""
+    assert "\n" not in message, message[:3000]
+    assert len(message) < 2200, f"{len(message)} characters"
+    for needle in needles:
+        assert needle.lower() in message.lower(), message
+
+
 def assert_user_error(code: int, err: str, needles: tuple[str, ...]) -> None:
     """Exit 2, one line on stderr that starts with 'error: ' and holds every needle."""
     assert "Traceback" not in err, err
     assert code == 2, err
-    assert err.startswith("error: ") and err.count("\n") == 1, err[:3000]
-    assert len(err) < 2200, f"{len(err)} characters"
-    for needle in needles:
-        assert needle.lower() in err.lower(), err
+    assert err.startswith("error: ") and err.endswith("\n"), err[:3000]
+    assert_one_line_with(err[:-1], needles)
 
 
 def assert_not_finished(run: Path) -> None:
@@ -382,6 +480,77 @@ def test_a_real_process_prints_one_line(tmp_path):
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300, env=env)
     assert_user_error(proc.returncode, proc.stderr, ("truncated or corrupt",))
     assert not run.exists()
+
+
+# --- the same cases through the readers alone -------------------------------------------------
+
+# a reading case sets at most these: they make the ReadOptions (data.max_length only acts later)
+READ_KEYS = ("data.format", "data.encoding", "data.multi_label", "data.max_length")
+# error cases whose file reads: the run refuses it afterwards, for its labels, not the reader
+REFUSED_AFTER_READING = {"single_class", "100k_classes"}
+BLOCKS = (1, 97, 1 << 20)  # bytes decoded at a time: every boundary, some, none
+BIG = 64 << 10  # block 1 costs seconds a megabyte: a bigger file is read at 97 and 1 MB only
+
+
+def is_reading_case(case: Case) -> bool:
+    """Only the train file and data.* reading settings: no config file, no dev/test, no model."""
+    keys = {item.split("=", 1)[0] for item in case.sets}
+    return keys <= set(READ_KEYS) and case.config is None and case.model == TINY_MODEL
+
+
+READING_CASES = [c for c in TRAIN_CASES if is_reading_case(c)]
+
+
+def read_settings(case: Case) -> tuple[str, ReadOptions]:
+    """(format, ReadOptions) from the case's data.* sets, as the run reads its train file."""
+    given = dict(item.split("=", 1) for item in case.sets)
+    multi = given.get("data.multi_label", "false").lower() == "true"
+    cells = ListCells("|") if multi else SingleCells()
+    opts = ReadOptions(encoding=given.get("data.encoding", "utf-8"), cells=cells)
+    return given.get("data.format", "auto"), opts
+
+
+def read_whole(path: Path, fmt: str, opts: ReadOptions) -> tuple:
+    """read_examples: ("rows", texts, labels, skipped), or ("error", message)."""
+    try:
+        ex = read_examples(path, format=fmt, encoding=opts.encoding, cells=opts.cells)
+    except DataError as err:
+        return ("error", str(err))
+    return ("rows", ex.texts, ex.labels, ex.skipped)
+
+
+def read_row_by_row(path: Path, fmt: str, opts: ReadOptions) -> tuple:
+    """open_rows taken one row at a time, as the streaming corpus builder takes them."""
+    texts, labels = [], []
+    try:
+        rows = open_rows(path, opts, format=fmt)
+        it = iter(rows)
+        while (row := next(it, None)) is not None:
+            texts.append(row[1])
+            labels.append(row[2])
+    except DataError as err:
+        return ("error", str(err))
+    return ("rows", texts, labels, rows.skipped)
+
+
+@pytest.mark.parametrize("case", [pytest.param(c, id=c.id) for c in READING_CASES])
+def test_readers(case: Case, monkeypatch, tmp_path):
+    """A reading case read whole (read_examples) and row by row (open_rows) at every block size:
+    one outcome, the same DataError message word for word or the same rows and skip counts. The
+    reader's own message is one line and holds the case's needles; a policy case reads."""
+    path = resolve(case.train, tmp_path)
+    fmt, opts = read_settings(case)
+    expected = read_whole(path, fmt, opts)
+    if case.needles and case.id not in REFUSED_AFTER_READING:
+        assert expected[0] == "error", expected[:1] + tuple(map(len, expected[1:3]))
+        assert_one_line_with(expected[1], case.needles)
+    else:
+        assert expected[0] == "rows", expected
+    big = path.is_file() and path.stat().st_size > BIG
+    for block in BLOCKS[1:] if big else BLOCKS:
+        monkeypatch.setattr(decoding, "BLOCK", block)
+        assert read_whole(path, fmt, opts) == expected, block
+        assert read_row_by_row(path, fmt, opts) == expected, block
 
 
 # --- evaluate and predict on a finished run -----------------------------------------------------

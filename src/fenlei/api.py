@@ -13,7 +13,6 @@ the CLI.
 from __future__ import annotations
 
 import dataclasses
-import json
 import shutil
 import tempfile
 import weakref
@@ -127,10 +126,10 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
             work = Path(tempfile.mkdtemp(prefix="fenlei-fit-"))
             self._cleanup = weakref.finalize(self, shutil.rmtree, work, ignore_errors=True)
             run_dir = work / "run"
-        result = train(
-            cfg, run_dir, train=Examples(texts, _cells(labels), "texts"), dev=dev_examples, quiet=not self.verbose
-        )
-        RunDir(result.run_dir).write_json(API, {"params": _plain(self.get_params()), "int_labels": int_labels})
+        examples = Examples(texts, _cells(labels), "texts")
+        result = train(cfg, run_dir, train=examples, dev=dev_examples, quiet=not self.verbose)
+        meta = {"params": _plain(self.get_params()), "int_labels": int_labels}
+        RunDir(result.run_dir).write_json(API, meta)
         self._open(result.run_dir, int_labels)
         return self
 

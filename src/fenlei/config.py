@@ -11,7 +11,6 @@ by ``fenlei.resolve.resolve`` at the start of a run.
 from __future__ import annotations
 
 import dataclasses
-import types
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,6 +18,7 @@ from typing import Any, Literal
 
 import yaml
 
+from fenlei.config_types import coerce, in_range, plain, positive
 from fenlei.errors import ConfigError, FenleiError
 
 Metric = Literal[
@@ -57,9 +57,9 @@ class DataConfig:
             raise ConfigError("data.labeled_per_class must be >= 0 (0 = keep every label)")
         if not self.label_separator:
             raise ConfigError("data.label_separator must be a non-empty string, e.g. '|'")
-        _range("data.dev_ratio", self.dev_ratio, 0.0, 0.9, low_open=True)
-        _positive("data.max_length", self.max_length)
-        _positive("data.streaming_threshold_mb", self.streaming_threshold_mb)
+        in_range("data.dev_ratio", self.dev_ratio, 0.0, 0.9, low_open=True)
+        positive("data.max_length", self.max_length)
+        positive("data.streaming_threshold_mb", self.streaming_threshold_mb)
 
 
 @dataclass
@@ -73,7 +73,7 @@ class TokenizerConfig:
     max_size: int | None = 50000  # cap on vocabulary size, specials included; null = no cap
 
     def __post_init__(self) -> None:
-        _positive("tokenizer.min_freq", self.min_freq)
+        positive("tokenizer.min_freq", self.min_freq)
         if self.max_size is not None and self.max_size < 3:
             raise ConfigError("tokenizer.max_size must be at least 3 (pad, unk and one token) or null")
 
@@ -95,7 +95,7 @@ class ModelConfig:
     params: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        _positive("model.embed_dim", self.embed_dim)
+        positive("model.embed_dim", self.embed_dim)
         if self.extend_vocab < 0:
             raise ConfigError("model.extend_vocab must be >= 0 (0 = vocabulary from train only)")
 
@@ -117,7 +117,7 @@ class ObjectiveConfig:
     moved: dict[str, str] = field(default_factory=dict, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        _range("objective.label_smoothing", self.label_smoothing, 0.0, 1.0)
+        in_range("objective.label_smoothing", self.label_smoothing, 0.0, 1.0)
         if self.adversarial < 0:
             raise ConfigError(
                 "objective.adversarial must be >= 0 (0 = off; it scales with the embedding norms: "
@@ -177,7 +177,7 @@ class TrainConfig:
 
     def __post_init__(self) -> None:
         for key in ("epochs", "batch_size", "accumulate"):
-            _positive(f"train.{key}", getattr(self, key))
+            positive(f"train.{key}", getattr(self, key))
         if self.lr <= 0:
             raise ConfigError("train.lr must be > 0")
         nonneg = ("eval_batch_size", "grad_clip", "eval_every", "patience", "min_delta", "threads")
@@ -200,10 +200,10 @@ class AugmentConfig:
     vectors: str | None = None  # vectors for synonym/insert; empty = model.vectors
 
     def __post_init__(self) -> None:
-        _range("augment.rate", self.rate, 0.0, 1.0, low_open=True)
+        in_range("augment.rate", self.rate, 0.0, 1.0, low_open=True)
         if self.copies < 0:
             raise ConfigError("augment.copies must be >= 0 (0 = no augmented copies)")
-        _positive("augment.neighbours", self.neighbours)
+        positive("augment.neighbours", self.neighbours)
 
 
 SECTIONS: dict[str, type] = {
@@ -254,7 +254,7 @@ class Config:
         for section in _OPEN_SECTIONS:
             params = out[section].pop("params")
             out[section].update(params)
-        return _plain(out)
+        return plain(out)
 
     def to_yaml(self) -> str:
         """The config as YAML text."""
@@ -359,7 +359,7 @@ def _build_section(name: str, cls: type, raw: Any) -> Any:
     extra: dict[str, Any] = {}
     for key, value in raw.items():
         if key in fields and key not in ("params", "moved"):
-            kwargs[key] = _coerce(value, hints[key], f"{name}.{key}")
+            kwargs[key] = coerce(value, hints[key], f"{name}.{key}")
         elif name in _OPEN_SECTIONS:
             extra[key] = value  # the family's / objective's own parameter: checked by its dataclass
         else:
@@ -373,98 +373,3 @@ def _build_section(name: str, cls: type, raw: Any) -> Any:
         return cls(**kwargs)
     except FenleiError as err:
         raise ConfigError(str(err)) from None
-
-
-def _coerce(value: Any, hint: Any, key: str) -> Any:
-    """Check ``value`` against a type hint, converting the lossless cases (int→float, '1e-3'→float)."""
-    origin = typing.get_origin(hint)
-    if origin is Literal:
-        if isinstance(value, str) and value in typing.get_args(hint):
-            return value
-        raise ConfigError(f"{key}: {value!r} is not one of {', '.join(typing.get_args(hint))}")
-    if origin in (typing.Union, types.UnionType):
-        options = typing.get_args(hint)
-        if value is None and type(None) in options:
-            return None
-        errors = []
-        for opt in options:
-            if opt is type(None):
-                continue
-            try:
-                return _coerce(value, opt, key)
-            except ConfigError as err:
-                errors.append(err)
-        if len(errors) == 1:
-            raise errors[-1]
-        raise ConfigError(f"{key} must be {_describe(hint)}, got {value!r}")
-    if origin in (list, tuple):
-        if isinstance(value, (list, tuple)):
-            (item_hint, *_) = typing.get_args(hint) or (Any,)
-            return [_coerce(v, item_hint, f"{key}[{i}]") for i, v in enumerate(value)]
-        raise ConfigError(f"{key}: expected a list, got {value!r}")
-    if origin is dict:
-        if isinstance(value, dict):
-            return value
-        raise ConfigError(f"{key}: expected a mapping, got {value!r}")
-    if hint is Any:
-        return value
-    if hint is bool:
-        if isinstance(value, bool):
-            return value
-        raise ConfigError(f"{key}: expected true or false, got {value!r}")
-    if hint is int:
-        if isinstance(value, int) and not isinstance(value, bool):
-            return value
-        if isinstance(value, float) and value.is_integer():
-            return int(value)
-        raise ConfigError(f"{key}: expected an integer, got {value!r}")
-    if hint is float:
-        if isinstance(value, (int, float)) and not isinstance(value, bool):
-            return float(value)
-        if isinstance(value, str):
-            try:
-                return float(value)  # YAML reads 1e-3 (no dot) as a string
-            except ValueError:
-                pass
-        raise ConfigError(f"{key}: expected a number, got {value!r}")
-    if hint is str:
-        if isinstance(value, str):
-            return value
-        if isinstance(value, (int, float)) and not isinstance(value, bool):
-            return str(value)
-        raise ConfigError(f"{key}: expected a string, got {value!r}")
-    return value
-
-
-def _plain(obj: Any) -> Any:
-    """Tuples become lists so the config dumps as plain YAML."""
-    if isinstance(obj, dict):
-        return {k: _plain(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_plain(v) for v in obj]
-    return obj
-
-
-def _describe(hint: Any) -> str:
-    """A type hint in words: ``bool | Literal["auto"]`` is "true, false or auto"."""
-    words: list[str] = []
-    for option in typing.get_args(hint) or (hint,):
-        if option is type(None):
-            words.append("null")
-        elif option is bool:
-            words += ["true", "false"]
-        elif typing.get_origin(option) is Literal:
-            words += [str(v) for v in typing.get_args(option)]
-        else:
-            words.append({int: "an integer", float: "a number", str: "a string"}.get(option, "a list"))
-    return ", ".join(words[:-1]) + f" or {words[-1]}" if len(words) > 1 else words[0]
-
-
-def _positive(key: str, value: int) -> None:
-    if value <= 0:
-        raise ConfigError(f"{key} must be > 0, got {value}")
-
-
-def _range(key: str, value: float, lo: float, hi: float, low_open: bool = False) -> None:
-    if value > hi or value < lo or (low_open and value == lo):
-        raise ConfigError(f"{key} must be in {'(' if low_open else '['}{lo}, {hi}], got {value}")

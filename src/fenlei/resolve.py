@@ -79,14 +79,13 @@ def _streamed(cfg: Config, task: Task, spec, family) -> bool:
 
     if cfg.data.streaming is False or not (cfg.data.train or cfg.data.name):
         return False
-    if cfg.data.streaming is True:
-        check_streaming_data(cfg.data)
-    if not use_streaming(cfg.data):
+    if cfg.data.streaming is not True and not use_streaming(cfg.data):
         return False
+    if task.unstreamable:
+        raise ConfigError(refusal(cfg.data, task.unstreamable))
     check_streaming_data(cfg.data)
     reasons = [
         (spec.needs.streaming, f"objective.name {cfg.objective.name} needs the train texts in memory"),
-        (task.streamable, f"a {task.name} run needs the whole train set in memory"),
         (
             encoder_class(family.encoder_type).streamable,
             f"model {cfg.model.name!r} uses a Hugging Face tokenizer; streaming builds a word vocabulary",

@@ -35,7 +35,8 @@ class Task(ABC):
     multi_label: ClassVar[bool]  # as reported in served metadata and saved configs
     default_objective: ClassVar[str]
     default_metric: ClassVar[str]
-    streamable: ClassVar[bool]  # train can be streamed from an on-disk corpus
+    # Why train cannot be streamed from an on-disk corpus for this task (None: it can).
+    unstreamable: ClassVar[str | None] = None
 
     def __init__(self, separator: str = "|") -> None:
         self.separator = separator
@@ -153,7 +154,6 @@ class SingleLabel(Task):
     multi_label = False
     default_objective = "cross_entropy"
     default_metric = "accuracy"
-    streamable = True
 
     @property
     def cells(self) -> LabelCells:
@@ -238,7 +238,7 @@ class MultiLabel(Task):
     multi_label = True
     default_objective = "bce"
     default_metric = "micro_f1"
-    streamable = False
+    unstreamable = "data.multi_label is set, which needs the whole train set in memory"
 
     def __init__(self, separator: str = "|") -> None:
         super().__init__(separator)

@@ -116,7 +116,8 @@ def from_memory(ex: Examples, cells: LabelCells, split: str) -> Examples:
     labels = ex.labels if ex.labels is not None else [None] * len(ex)
     opts = ReadOptions(label_column="label" if ex.labels is not None else None, split=split, cells=cells)
     skipped: dict[str, int] = {}
-    rows = list(kept_rows(zip(range(1, len(ex) + 1), map(str, ex.texts), labels), source, opts, skipped))
+    numbered = zip(range(1, len(ex) + 1), map(str, ex.texts), labels, strict=True)
+    rows = list(kept_rows(numbered, source, opts, skipped))
     out_labels = None if ex.labels is None else [label for _, _, label in rows]
     return Examples([text for _, text, _ in rows], out_labels, source, {**ex.skipped, **skipped})
 

@@ -1,4 +1,4 @@
-"""Multi-label data: a list of label names per text, multi-hot ids, the dev split, and config checks.
+"""Multi-label data: a list of label names per text, multi-hot ids, the dev split (task.py uses these).
 
 With ``data.multi_label: true`` an Examples holds ``labels`` as lists of names (a JSON list, or a
 TSV/CSV cell split on ``data.label_separator``) and ``Splits.*_ids`` hold multi-hot rows (one 0/1
@@ -13,28 +13,14 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 
 from fenlei.data.examples import Examples
+from fenlei.data.label_cells import split_labels
 from fenlei.data.labels import LabelMap
-from fenlei.errors import ConfigError, DataError
+from fenlei.errors import DataError
 
 # Characters that often join labels in a cell; a label whose parts (split on one of them) are
 # all other labels was almost certainly meant as several.
 _JOINERS = (",", ";", "|", "/")
 _MAX_UNSPLIT_SHARE = 0.1  # above this share of rows the file, not the row, is wrong: raise
-MULTI_LABEL_METRICS = ("samples_f1", "hamming_loss")  # train.metric names that need multi-label
-_SINGLE_LABEL_METRICS = ("mcc",)
-
-
-def split_labels(value: str | list | None, separator: str) -> list[str]:
-    """Label names of one cell or JSON list: stripped, empty parts dropped, repeats removed, order kept."""
-    if value is None:
-        return []
-    parts = value if isinstance(value, list) else str(value).split(separator)
-    out: list[str] = []
-    for part in parts:
-        name = str(part).strip()
-        if name and name not in out:
-            out.append(name)
-    return out
 
 
 def check_single_label(examples: Examples, separator: str) -> None:
@@ -100,11 +86,6 @@ def drop_unsplit(examples: Examples, separator: str, known: Iterable[str] | None
     return kept
 
 
-def fit_labels(rows: Sequence[list[str]]) -> LabelMap:
-    """The label map of train's label lists (the same order rules as single-label)."""
-    return LabelMap.fit([name for row in rows for name in row])
-
-
 def encode_multi(
     labels: LabelMap, rows: Sequence[list[str]] | None, *, unseen: str = "error", source: str = ""
 ) -> tuple[list[list[int]], list[int]]:
@@ -143,79 +124,3 @@ def split_dev(examples: Examples, dev_ratio: float, seed: int) -> tuple[Examples
     train = examples.subset([i for i in range(len(examples)) if i not in dev_set])
     train.skipped = dict(examples.skipped)
     return train, examples.subset(sorted(dev_set))
-
-
-def load_multilabel_splits(cfg):
-    """``load_splits`` for ``data.multi_label``: label lists in, multi-hot ids out."""
-    from fenlei.data.loading import Splits, count_skips, data_paths, encode_split, read_split
-
-    sep = cfg.label_separator
-    paths = data_paths(cfg)
-    notes: dict[str, int] = {}
-    train = drop_unsplit(read_split(cfg, paths["train"], "train"), sep)
-    count_skips(notes, "train", train)
-    if not len(train):
-        raise DataError(f"{paths['train']}: no usable training examples (all rows empty or skipped)")
-    known = {name for row in train.labels for name in row}
-    if paths["dev"]:
-        dev = drop_unsplit(read_split(cfg, paths["dev"], "dev"), sep, known)
-        count_skips(notes, "dev", dev)
-    else:
-        train, dev = split_dev(train, cfg.dev_ratio, cfg.split_seed)
-    test = None
-    if paths["test"]:
-        test = drop_unsplit(read_split(cfg, paths["test"], "test"), sep, known)
-        count_skips(notes, "test", test)
-    labels = fit_labels(train.labels)
-    train_ids, _ = encode_multi(labels, train.labels, source=train.source)
-    dev, dev_ids = encode_split(labels, dev, cfg.unseen_labels, notes, "dev", encode_multi)
-    test_ids = None
-    if test is not None:
-        test, test_ids = encode_split(labels, test, cfg.unseen_labels, notes, "test", encode_multi)
-    return Splits(train, dev, test, labels, train_ids, dev_ids, test_ids, notes)
-
-
-def resolve_config(cfg, raw: dict | None = None) -> None:
-    """Check, and fill in, what ``data.multi_label`` implies for the objective and the metric.
-
-    A multi-label run trains with ``bce``: the default objective (cross_entropy) becomes bce, a
-    named softmax objective is an error. When ``raw`` (the user's nested config) is given and sets
-    no ``train.metric``, the metric becomes micro_f1 instead of accuracy (= subset accuracy).
-    """
-    multi = cfg.data.multi_label
-    metric = cfg.train.metric
-    if not multi:
-        if cfg.objective.name == "bce":
-            raise ConfigError(
-                "objective.name: bce is the multi-label loss; set data.multi_label: true "
-                "(single-label runs use cross_entropy)"
-            )
-        if metric in MULTI_LABEL_METRICS:
-            raise ConfigError(f"train.metric: {metric} is a multi-label metric; set data.multi_label: true")
-        return
-    explicit = _explicit_keys(raw)
-    if cfg.objective.name == "cross_entropy" and "objective.name" not in explicit:
-        cfg.objective.name = "bce"
-    if cfg.objective.name != "bce":
-        raise ConfigError(
-            f"objective.name: {cfg.objective.name!r} is a single-label (softmax) loss; with "
-            "data.multi_label: true set objective.name: bce (or leave it unset)"
-        )
-    if raw is not None and metric == "accuracy" and "train.metric" not in explicit:
-        cfg.train.metric = "micro_f1"
-    if cfg.train.metric in _SINGLE_LABEL_METRICS:
-        raise ConfigError(
-            f"train.metric: {cfg.train.metric} is single-label only; for multi-label use micro_f1, "
-            "macro_f1, samples_f1, hamming_loss, roc_auc, accuracy (subset accuracy) or loss"
-        )
-    if cfg.data.labeled_per_class or cfg.data.unlabeled:
-        raise ConfigError(
-            "data.labeled_per_class / data.unlabeled (semi-supervised UDA) are single-label only; "
-            "remove them or set data.multi_label: false"
-        )
-
-
-def _explicit_keys(raw: dict | None) -> set[str]:
-    if not isinstance(raw, dict):
-        return set()
-    return {f"{sec}.{key}" for sec, keys in raw.items() if isinstance(keys, dict) for key in keys}

@@ -12,21 +12,10 @@ holds) and manifest.json, written last: the train file's size and mtime and the 
 corpus depends on. A later call (a resumed run, another rank) reuses a corpus whose manifest
 matches. Under torch.distributed, local rank 0 of each node builds; the others wait at a barrier.
 
-How ``pipeline._train()`` calls it (run_dir first, and the same on every rank), in place of
-load_splits + prepare_train_data + fit_encoder and the train ``Batches``::
-
-    run_dir = Path(run_dir) if run_dir else default_run_dir(cfg)
-    if use_streaming(cfg.data):
-        _check_model_accepts(cfg)
-        sd = prepare_streaming(cfg, run_dir, resume=resume,
-                               writer=ctx.local_rank == 0, barrier=dist.barrier if ctx.enabled else None)
-        data = TrainData(sd.splits, [], sd.splits.train_ids)  # no copies, no UDA, no cache
-        encoder, train_b = sd.encoder, sd.batches
-    else:
-        ...  # as now, ending with train_b = Batches(encoder.encode(tokens=train_tokens), ...)
-    splits = data.splits
-    # the rest as now: build_embeddings, create_model, build_objective(.., data.ids, ..),
-    # dev_b from splits.dev.texts, ShardedBatches(train_b, ctx), save_cache (a no-op) ...
+Whether a run streams, and whether its settings allow it, is decided once by
+``fenlei.resolve`` (an objective, task or encoder that needs train in memory is refused there);
+``training/pipeline.py`` then calls ``prepare_streaming`` (run_dir first, the same on every rank)
+in place of load_splits + prepare_train_data + fit_encoder and the train ``Batches``.
 
 ``splits.train`` is a DiskExamples (``len`` works, ``.texts`` raises); ``train_ids`` is an array.
 """
@@ -48,7 +37,6 @@ from fenlei.data.loading import Splits, count_skips, data_paths, encode_split, r
 from fenlei.data.readers import ReadOptions, detect_format
 from fenlei.data.readers.decoding import BOMS, WIDE_CODECS, head_bytes
 from fenlei.data.streaming_build import (
-    CORPUS_DIR,
     DEV_ROWS,
     MANIFEST,
     build_corpus,
@@ -59,6 +47,7 @@ from fenlei.data.streaming_build import (
 from fenlei.data.streaming_store import LABELS, DiskBatches, TokenRows
 from fenlei.data.vocab_encoder import VocabEncoder
 from fenlei.errors import ConfigError, DataError
+from fenlei.rundir import CORPUS as CORPUS_DIR
 from fenlei.rundir import LABELS as LABELS_FILE
 
 STREAMABLE = ("tsv", "csv", "jsonl")
@@ -106,7 +95,6 @@ def check_streaming_data(data_cfg) -> None:
     """Raise a ConfigError for data settings that need the whole train set in memory."""
     d = data_cfg
     for key, value in (
-        ("data.multi_label", d.multi_label),
         ("data.labeled_per_class", d.labeled_per_class),
         ("data.unlabeled", d.unlabeled),
     ):

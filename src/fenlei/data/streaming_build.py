@@ -20,13 +20,14 @@ from pathlib import Path
 import numpy as np
 
 from fenlei.data.examples import Examples
-from fenlei.data.labels import MAX_CLASSES, LabelMap, check_class_count
+from fenlei.data.labels import MAX_CLASSES, check_class_count
 from fenlei.data.readers import ReadOptions, Rows
 from fenlei.data.split import _stratified_dev
 from fenlei.data.streaming_store import LABELS, CorpusBuilder
-from fenlei.errors import DataError, FenleiError
+from fenlei.errors import DataError
+from fenlei.rundir import LABELS as LABELS_FILE
+from fenlei.rundir import RunDir
 
-CORPUS_DIR = "corpus"
 MANIFEST = "manifest.json"
 DEV_ROWS = "dev.jsonl"
 VERSION = 1  # of the corpus layout; a manifest of another version is rebuilt
@@ -49,11 +50,12 @@ def build_corpus(cfg, train: Path, fmt: str, opts: ReadOptions, folder: Path, ke
     if in_dev.all():
         raise DataError(f"{source}: no usable training examples (all rows empty or skipped)")
     train_names = [by_id[i] for i in ids[~in_dev].tolist()]
-    from fenlei.data.multilabel import check_single_label
+    from fenlei.task import SingleLabel  # streaming serves single-label runs
 
+    task = SingleLabel(d.label_separator)
     # it reads only the labels (and the source); the names stand in for the texts it never sees
-    check_single_label(Examples(train_names, train_names, source), d.label_separator)
-    labels = LabelMap.fit(train_names)
+    task.check_train(Examples(train_names, train_names, source))
+    labels = task.fit_labels(train_names)
     del train_names
     partial = folder.with_name(f"{folder.name}.partial-{socket.gethostname()}-{os.getpid()}")
     shutil.rmtree(partial, ignore_errors=True)
@@ -72,7 +74,7 @@ def build_corpus(cfg, train: Path, fmt: str, opts: ReadOptions, folder: Path, ke
             raise DataError(f"{train} changed while it was being read; leave it alone and run again")
         encoder = builder.finish()
         encoder.save(partial)
-        labels.save(partial / "labels.json")
+        labels.save(partial / LABELS_FILE)
         position = {name: i for i, name in enumerate(labels.names)}
         final = np.array([position.get(name, -1) for name in by_id], dtype=np.int64)
         np.save(partial / LABELS, final[ids[~in_dev]])
@@ -131,10 +133,8 @@ def matches(folder: Path, key: dict) -> bool:
 
 def check_run_dir(run_dir: Path, folder: Path, resume: bool, train: Path) -> None:
     """Never rebuild the corpus of a finished run, nor under a resumed one whose data changed."""
-    if not resume and ((run_dir / "metrics.json").exists() or (run_dir / "checkpoints").exists()):
-        raise FenleiError(
-            f"{run_dir}: already holds a run; choose another -o, delete it, or pass --resume to continue it"
-        )
+    if not resume:
+        RunDir(run_dir).refuse_if_taken()
     if resume and (folder / MANIFEST).exists():
         raise DataError(
             f"{folder}: {train} or the data/tokenizer settings changed since this run started, so resuming "

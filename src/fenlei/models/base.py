@@ -56,6 +56,14 @@ class TextModel(nn.Module):
     def forward(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:  # pragma: no cover
         raise NotImplementedError
 
+    tiny: ClassVar[dict] = {}  # parameters of a tiny model of the family, for tests
+
+    @classmethod
+    def tiny_params(cls, workdir: Path) -> dict:
+        """Parameters of a tiny model of this family (tests build every family from these);
+        ``workdir`` is where a pretrained family may write a tiny random checkpoint."""
+        return dict(cls.tiny)
+
     @classmethod
     def encoder_source(cls, params: dict) -> Any:
         """What this family's encoder is built from (data/encoders.py); vocabulary encoders need nothing."""

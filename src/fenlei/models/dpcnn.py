@@ -11,8 +11,6 @@ from torch import nn
 from fenlei.models import register_model
 from fenlei.models.base import ModelParams, TextModel, check_dropout, check_int, length_mask
 
-TINY = {"num_filters": 8, "dropout": 0.1}
-
 
 @dataclass
 class DPCNNParams(ModelParams):
@@ -49,6 +47,7 @@ class DPCNN(TextModel):
     """Deep pyramid CNN; the downsampling block's weights are shared, so any length works."""
 
     params_class = DPCNNParams
+    tiny = {"num_filters": 8, "dropout": 0.1}
 
     def __init__(self, params: DPCNNParams, vocab_size: int, num_classes: int, **kw) -> None:
         super().__init__(params, vocab_size, num_classes, **kw)

@@ -19,8 +19,6 @@ from fenlei.models.base import (
     length_mask,
 )
 
-TINY = {"ngrams": 2, "buckets": 1000, "ngram_dim": 8, "hidden": 0, "dropout": 0.1}
-
 
 @dataclass
 class FastTextParams(ModelParams):
@@ -55,6 +53,13 @@ class FastText(TextModel):
     """Bag of words and hashed n-grams, averaged, then a linear (or one-hidden-layer) classifier."""
 
     params_class = FastTextParams
+    tiny = {
+        "ngrams": 2,
+        "buckets": 1000,
+        "ngram_dim": 8,
+        "hidden": 0,
+        "dropout": 0.1,
+    }
 
     def __init__(self, params: FastTextParams, vocab_size: int, num_classes: int, **kw) -> None:
         super().__init__(params, vocab_size, num_classes, **kw)

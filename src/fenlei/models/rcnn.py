@@ -11,8 +11,6 @@ from fenlei.models import register_model
 from fenlei.models.base import ModelParams, TextModel, check_dropout, check_int, length_mask
 from fenlei.models.rnn import make_rnn, run_rnn
 
-TINY = {"hidden_size": 8, "num_layers": 1, "dropout": 0.1}
-
 
 @dataclass
 class TextRCNNParams(ModelParams):
@@ -38,6 +36,7 @@ class TextRCNN(TextModel):
     """Recurrent convolutional network: [left context; word; right context] -> tanh -> max over time."""
 
     params_class = TextRCNNParams
+    tiny = {"hidden_size": 8, "num_layers": 1, "dropout": 0.1}
 
     def __init__(self, params: TextRCNNParams, vocab_size: int, num_classes: int, **kw) -> None:
         super().__init__(params, vocab_size, num_classes, **kw)

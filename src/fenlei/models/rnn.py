@@ -19,7 +19,6 @@ from fenlei.models.base import (
 )
 
 # Keys both recurrent models accept, so one dict serves the tests of both.
-TINY = {"hidden_size": 8, "num_layers": 1, "dropout": 0.1}
 
 
 @dataclass
@@ -117,6 +116,7 @@ class TextRNN(_RecurrentModel):
     """A (bi)LSTM or GRU classifier."""
 
     params_class = TextRNNParams
+    tiny = {"hidden_size": 8, "num_layers": 1, "dropout": 0.1}
 
     def forward(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
         out, hidden, mask = self.encode(batch)
@@ -151,6 +151,7 @@ class TextRNNAttention(_RecurrentModel):
     """Attention-based BiLSTM: a learned weighted sum of the per-token states."""
 
     params_class = TextRNNAttParams
+    tiny = {"hidden_size": 8, "num_layers": 1, "dropout": 0.1}
 
     def __init__(self, params: TextRNNAttParams, vocab_size: int, num_classes: int, **kw) -> None:
         super().__init__(params, vocab_size, num_classes, **kw)

@@ -20,7 +20,6 @@ from fenlei.models.base import (
     length_mask,
 )
 
-TINY = {"filter_sizes": (2, 3), "num_filters": 8, "dropout": 0.1}
 POOLINGS = ("max", "max_mean")
 
 
@@ -81,6 +80,7 @@ class TextCNN(TextModel):
     """Kim's CNN for sentence classification."""
 
     params_class = TextCNNParams
+    tiny = {"filter_sizes": (2, 3), "num_filters": 8, "dropout": 0.1}
 
     def __init__(self, params: TextCNNParams, vocab_size: int, num_classes: int, **kw) -> None:
         super().__init__(params, vocab_size, num_classes, **kw)

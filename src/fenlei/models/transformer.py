@@ -21,7 +21,6 @@ from fenlei.models import register_model
 from fenlei.models.base import ModelParams, TextModel, check_choice, check_dropout, length_mask
 from fenlei.rundir import HF_DIR
 
-TINY: dict = {}  # tests build a tiny random BERT folder and pass it as ``pretrained``
 _LAYER_RE = re.compile(r"\.layers?\.(\d+)\.")
 
 
@@ -111,6 +110,28 @@ class Transformer(TextModel):
             base.requires_grad_(False)
         elif freeze_embeddings:
             (getattr(base, "embeddings", None) or self.embedding).requires_grad_(False)
+
+    @classmethod
+    def tiny_params(cls, workdir: Path) -> dict:
+        """A random 2-layer BERT of hidden size 32 (100 word pieces, 64 positions) in ``workdir``."""
+        from transformers import BertConfig, BertModel, BertTokenizer
+
+        folder = Path(workdir) / "tiny-bert"
+        if not (folder / "config.json").is_file():
+            words = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"] + [f"w{i}" for i in range(95)]
+            config = BertConfig(
+                vocab_size=len(words),
+                hidden_size=32,
+                num_hidden_layers=2,
+                num_attention_heads=2,
+                intermediate_size=37,
+                max_position_embeddings=64,
+            )
+            torch.manual_seed(0)
+            with _quiet_transformers():
+                BertModel(config).save_pretrained(folder)
+                BertTokenizer(vocab={w: i for i, w in enumerate(words)}).save_pretrained(folder)
+        return {"pretrained": str(folder)}
 
     @classmethod
     def encoder_source(cls, params: dict) -> tuple[Any, int]:

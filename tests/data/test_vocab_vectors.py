@@ -12,7 +12,7 @@ from fenlei.data.vectors import align_vectors, extend_vocab, load_vectors
 from fenlei.data.vocab import Vocab
 from fenlei.errors import DataError
 
-TENCENT = Path(__file__).resolve().parents[2] / "shared" / "data" / "thucnews" / "tencent_char_200d.vec"
+TENCENT = Path(__file__).resolve().parents[3] / "shared" / "data" / "thucnews" / "tencent_char_200d.vec"
 
 
 def test_vocab_build_min_freq_max_size_and_roundtrip(tmp_path):

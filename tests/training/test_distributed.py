@@ -126,14 +126,14 @@ def test_two_nodes_on_loopback(data, tmp_path):
     assert (run / "model.safetensors").is_file() and not (run / "FAILED").exists()
 
 
-SST2 = Path(__file__).resolve().parents[2] / "shared" / "data" / "sst2"
+SST2 = Path(__file__).resolve().parents[3] / "shared" / "data" / "sst2"
 
 
 @pytest.mark.slow
 @pytest.mark.skipif(not SST2.is_dir(), reason="needs ../shared/data/sst2")
 def test_sst2_textcnn_two_processes_match_one(tmp_path):
     """Same effective batch (2 x 25 = 50): test accuracy within 1 point of the single process."""
-    recipe = str(Path(__file__).resolve().parents[1] / "configs" / "sst2-textcnn.yaml")
+    recipe = str(Path(__file__).resolve().parents[2] / "configs" / "sst2-textcnn.yaml")
     base = [*QUIET, "train.seed=1"]
     single = subprocess.run(
         [sys.executable, "-m", "fenlei", "train", recipe, "-o", str(tmp_path / "one"), "-q", *_sets(base)],
@@ -151,19 +151,22 @@ def test_sst2_textcnn_two_processes_match_one(tmp_path):
     assert abs(acc[0] - acc[1]) <= 0.01, acc
 
 
-def _family_sets(name: str, tiny_bert: str) -> list[str]:
+def _family_sets(name: str, workdir: Path) -> list[str]:
+    """The family's own tiny params as --set overrides."""
     from fenlei.models import model_class
 
-    if name == "transformer":
-        return [f"model.pretrained={tiny_bert}", "data.max_length=32"]
-    tiny = sys.modules[model_class(name).__module__].TINY
-    return ["model.embed_dim=16", *(f"model.{k}={json.dumps(v)}" for k, v in tiny.items())]
+    tiny = model_class(name).tiny_params(workdir)
+    return [
+        "model.embed_dim=16",
+        "data.max_length=32",
+        *(f"model.{k}={json.dumps(v)}" for k, v in tiny.items()),
+    ]
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("name", ["textrnn", "textrnn_att", "textrcnn", "dpcnn", "transformer"])
-def test_every_family_trains_on_two_processes(data, tmp_path, name, tiny_bert):
+def test_every_family_trains_on_two_processes(data, tmp_path, name):
     run = tmp_path / "run"
-    done = _train_two(run, data, f"model.name={name}", "train.epochs=2", *_family_sets(name, tiny_bert))
+    done = _train_two(run, data, f"model.name={name}", "train.epochs=2", *_family_sets(name, tmp_path))
     assert done.returncode == 0, done.stderr[-3000:]
     assert json.loads((run / "metrics.json").read_text())["train"]["world_size"] == 2

@@ -276,3 +276,43 @@ def test_unlabeled_file_feeds_uda(cli, tmp_path, few_label_data):
     assert json.loads((run / "metrics.json").read_text())["data"]["unlabeled"] == 50
     code, err = _train(cli, tmp_path / "r2", few_label_data, f"data.unlabeled={unl}")
     assert code == 2 and "objective.name: uda" in err
+
+
+# ---------------------------------------------------------------- what objectives declare
+
+
+def test_every_objective_declares_its_params_and_needs():
+    from fenlei.objectives import list_objectives, objective_spec
+
+    for name in list_objectives():
+        spec = objective_spec(name)
+        assert spec.needs.labels in ("single_label", "multi_label") and spec.description
+        spec.params_class()  # every parameter has a default
+    assert objective_spec("uda").needs.unlabeled and not objective_spec("uda").needs.streaming
+    assert objective_spec("distill").needs.teacher and objective_spec("bce").needs.labels == "multi_label"
+
+
+def test_the_uda_section_is_read_into_the_objective_with_a_note(caplog):
+    old = resolve(load_config(None, ["objective.name=uda", "uda.coeff=0.5", "uda.tsa=log"]), in_memory=True)
+    new = resolve(
+        load_config(None, ["objective.name=uda", "objective.coeff=0.5", "objective.tsa=log"]), in_memory=True
+    )
+    assert old.objective_params == new.objective_params and old.objective_params.coeff == 0.5
+    assert "uda.coeff -> objective.coeff" in caplog.text
+    saved = old.cfg.to_dict()
+    assert "uda" not in saved and saved["objective"]["coeff"] == 0.5  # config.yaml writes the new place
+
+
+def test_another_objectives_keys_are_checked_and_left_unused():
+    r = resolve(load_config(None, ["objective.rdrop_alpha=3", "uda.coeff=2"]), in_memory=True)
+    assert r.cfg.objective.name == "cross_entropy" and r.cfg.objective.params == {}
+    with pytest.raises(ConfigError, match="objective.rdrop_alpha must be >= 0"):
+        resolve(load_config(None, ["objective.rdrop_alpha=-3"]), in_memory=True)
+    with pytest.raises(ConfigError, match="objective.bogus: not a parameter of objective 'rdrop'"):
+        resolve(load_config(None, ["objective.name=rdrop", "objective.bogus=1"]), in_memory=True)
+
+
+def test_fenlei_models_lists_objectives_with_their_params(cli):
+    code, out, _ = cli("models")
+    assert code == 0 and "objectives (objective.name):" in out
+    assert "rdrop_alpha=5.0" in out and "unsup_ratio=3" in out

@@ -17,7 +17,7 @@ from fenlei.evaluation.report import SECTIONS
 
 pytestmark = pytest.mark.report
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 PLOTS = ("learning_curves", "confusion_matrix", "per_class", "roc_pr", "calibration", "mcc_per_batch")
 
 

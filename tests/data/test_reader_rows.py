@@ -1,5 +1,10 @@
-"""The one reader path: Rows of every format equal read_examples, for every block size, and an
-error is the same however the rows are consumed."""
+"""The one reader path: Rows of every format equal read_examples, for every block size, and any
+file (random pieces, broken or not) reads alike at any block size.
+
+Named broken inputs, and which error a file with two problems gets, are cases of the bad-input
+corpus (tests/bad_inputs/, see its README.md): tests/test_bad_inputs.py::test_readers reads each
+one whole and row by row at every block size and expects the same message. Add new ones there.
+"""
 
 from __future__ import annotations
 
@@ -111,63 +116,6 @@ def test_each_pass_reads_again_and_counts_its_skips(tmp_path):
     assert rows.skipped == {"empty_text": 1}
     multi = Rows(tmp_path / "a.tsv", "tsv", ReadOptions(cells=ListCells("|")))
     assert [label for _, _, label in multi][0] == ["pos"]
-
-
-BAD = {
-    "ragged.tsv": "label\ttext\npos\tgood\nneg\tbad\tfilm\n",
-    "empty_label.tsv": "label\ttext\npos\tgood\n \tbad\n",
-    "latin1.tsv": b"label\ttext\npos\tgood\nneg\tna\xefve\n",
-    "mixed.tsv": "label\ttext\npos\tcafé au lait\nneg\tna".encode() + b"\xefve\n",
-    "cut.tsv": b"label\ttext\npos\tcaf\xc3",
-    "nul.tsv": b"label\ttext\npos\tgo\x00od\n",
-    "bom_bad.tsv": b"\xef\xbb\xbflabel\ttext\n\xff\tx\n",
-    "unclosed.csv": 'text,label\n"good,pos\nbad,neg\n',
-    "wide.csv": "text,label\ngood,pos,extra\n",
-    "bad.jsonl": '{"text": "good", "label": "pos"}\n{"text": "bad", "label": \n',
-    "list.jsonl": '{"text": "", "label": ["a"]}\n',
-    "header_like.tsv": "sentiment\treview\n" + "".join(f"{('neg', 'pos')[i % 2]}\tt {i}\n" for i in range(8)),
-    "cut.tsv.gz": gzip.compress(TSV.encode() * 50)[:-40],
-    # two problems: the first in the file is the one reported ...
-    "ragged_then_latin1.tsv": b"label\ttext\npos\ta\tb\nneg\tna\xefve\n",
-    "latin1_then_ragged.tsv": b"label\ttext\nneg\tna\xefve\npos\ta\tb\n",
-    # ... except a NUL byte: anywhere, it makes the file binary, undecodable bytes before it too
-    "bad_byte_then_nul.tsv": b"label\ttext\nneg\tna\xefve\n" + b"pos\tx\n" * 20 + b"\x00\n",
-}
-
-
-def _one_by_one(rows: Rows) -> str:
-    it = iter(rows)
-    with pytest.raises(DataError) as info:
-        while True:
-            next(it)
-    return str(info.value)
-
-
-@pytest.mark.parametrize("name", list(BAD))
-def test_errors_are_the_same_for_every_block_and_consumer(tmp_path, name):
-    path = write(tmp_path / name, BAD[name])
-    expected = outcome(path)
-    assert expected[0] == "error", expected
-    for block in BLOCKS:
-        with block_size(block):
-            assert outcome(path) == expected, block
-            assert _one_by_one(open_rows(path)) == expected[1], block
-
-
-@pytest.mark.parametrize(
-    "name, message",
-    [
-        ("ragged_then_latin1.tsv", "line 2: expected 2 tab-separated fields"),
-        ("latin1_then_ragged.tsv", "line 2: is not valid utf-8; set data.encoding"),
-        ("bad_byte_then_nul.tsv", "line 23: looks like a binary file (NUL byte)"),
-        ("bom_bad.tsv", "line 2: is not valid utf-8"),  # the BOM's 3 bytes do not shift the count
-        ("mixed.tsv", "line 3: is not valid utf-8, though earlier lines are"),
-        ("cut.tsv.gz", "gzip data is truncated or corrupt"),
-        ("list.jsonl", "line 1: 'label' is a list of labels but this run is single-label"),
-    ],
-)
-def test_which_error_a_file_with_problems_gets(tmp_path, name, message):
-    assert message in outcome(write(tmp_path / name, BAD[name]))[1]
 
 
 def test_csv_field_limit_is_put_back_even_when_a_pass_stops(tmp_path):

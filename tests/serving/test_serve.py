@@ -10,40 +10,18 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 
-from conftest import FAST
 from fenlei.errors import FenleiError
 from fenlei.inference.predictor import Predictor
 from fenlei.serving.app import ServeSettings, create_app, load_predictors
 
 
-@pytest.fixture(scope="module")
-def runs(tmp_path_factory):
-    """Two tiny trained runs: sentiment (fasttext) and Chinese topics (fasttext, char)."""
-    from conftest import make_sentiment, write_tsv
-    from fenlei.config import load_config
-    from fenlei.training.pipeline import train
-
-    d = tmp_path_factory.mktemp("serve")
-    en = write_tsv(d / "en.tsv", make_sentiment(160, 0))
-    zh_rows = [
-        ("sports" if i % 2 else "finance", ("足球比赛" if i % 2 else "股票银行") + "今天") for i in range(80)
-    ]
-    zh = write_tsv(d / "zh.tsv", zh_rows)
-    out = {}
-    for name, path in (("sentiment", en), ("topics", zh)):
-        sets = [f"data.train={path}", "model.name=fasttext", "model.embed_dim=16", *FAST, "train.lr=0.02"]
-        cfg = load_config(None, [*sets, "train.epochs=6"])
-        out[name] = str(train(cfg, d / name, quiet=True).run_dir)
-    return out
-
-
-@pytest.fixture(scope="module")
-def predictors(runs):
-    return load_predictors([f"sentiment={runs['sentiment']}", f"topics={runs['topics']}"])
-
-
 def _client(predictors, **settings) -> TestClient:
     return TestClient(create_app(predictors, ServeSettings(**settings)))
+
+
+@pytest.fixture(scope="module")
+def runs(served_runs):
+    return served_runs
 
 
 def test_endpoints_and_input_order(predictors, runs):
@@ -155,63 +133,3 @@ def test_broken_run_fails_at_start_up(runs, tmp_path, cli):
         load_predictors([runs["sentiment"], f"{broken.name}={runs['sentiment']}", runs["sentiment"]])
     code, _, err = cli("serve", str(tmp_path / "missing"))
     assert code == 2 and "run directory not found" in err and "Traceback" not in err
-
-
-def test_demo_page_in_headless_chromium(predictors):
-    """Type a sentence into the demo page, click Predict, read the rendered label (real browser)."""
-    import shutil
-    import socket
-    import threading
-    import time
-
-    import uvicorn
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-    from selenium.webdriver.common.by import By
-    from selenium.webdriver.support import expected_conditions as ec
-    from selenium.webdriver.support.ui import WebDriverWait
-
-    chromium, driver_bin = shutil.which("chromium"), shutil.which("chromedriver")
-    assert chromium and driver_bin, (
-        "install the Debian packages chromium and chromium-driver (make test does)"
-    )
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    server = uvicorn.Server(
-        uvicorn.Config(create_app(predictors), host="127.0.0.1", port=port, log_level="warning")
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert server.started
-    options = webdriver.ChromeOptions()
-    options.binary_location = chromium
-    for flag in (
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-dev-shm-usage",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--no-first-run",
-    ):
-        options.add_argument(flag)
-    browser = webdriver.Chrome(service=Service(executable_path=driver_bin), options=options)
-    try:
-        browser.get(f"http://127.0.0.1:{port}/")
-        text = "a great and lovely film , really superb"
-        assert predictors["sentiment"].predict([text])[0]["label"] == "pos"
-        browser.find_element(By.ID, "text").send_keys(text)
-        browser.find_element(By.ID, "predict").click()
-        label = WebDriverWait(browser, 20).until(ec.presence_of_element_located((By.ID, "top-label")))
-        assert label.text == "pos"
-        bars = browser.find_elements(By.CSS_SELECTOR, "#result .bar")
-        assert [b.find_element(By.CLASS_NAME, "name").text for b in bars][0] == "pos" and len(bars) == 2
-    finally:
-        browser.quit()
-        server.should_exit = True
-        thread.join(timeout=10)
