@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import sys
 
 import numpy as np
 import pytest
@@ -21,10 +20,11 @@ def _one_thread(one_thread):
     yield
 
 
-def _tiny(name: str) -> list[str]:
+def _tiny(name: str, workdir) -> list[str]:
+    """The family's own tiny params as --set overrides."""
     return [
         f"model.{k}={json.dumps(list(v) if isinstance(v, tuple) else v)}"
-        for k, v in sys.modules[model_class(name).__module__].TINY.items()
+        for k, v in model_class(name).tiny_params(workdir).items()
     ]
 
 
@@ -43,9 +43,8 @@ def _train(cli, tmp_path, tiny_data, name: str, extra: list[str]) -> str:
 
 
 @pytest.mark.parametrize("name", list_models())
-def test_every_family_exports_with_parity(cli, tmp_path, tiny_data, tiny_bert, name):
-    extra = [f"model.pretrained={tiny_bert}", "data.max_length=40"] if name == "transformer" else _tiny(name)
-    run = _train(cli, tmp_path, tiny_data, name, extra)
+def test_every_family_exports_with_parity(cli, tmp_path, tiny_data, name):
+    run = _train(cli, tmp_path, tiny_data, name, [*_tiny(name, tmp_path), "data.max_length=40"])
     meta = export_onnx(run, quantize="int8")
     fp32, int8 = meta["parity"]["fp32"], meta["parity"]["int8"]
     assert fp32["max_abs_diff"] < 1e-4 and fp32["argmax_agreement"] == 1.0, fp32
@@ -60,7 +59,7 @@ def test_every_family_exports_with_parity(cli, tmp_path, tiny_data, tiny_bert, n
 
 
 def test_cli_export_and_predict_with_the_onnx_backend(cli, tmp_path, tiny_data):
-    run = _train(cli, tmp_path, tiny_data, "textcnn", _tiny("textcnn"))
+    run = _train(cli, tmp_path, tiny_data, "textcnn", _tiny("textcnn", tmp_path))
     code, out, err = cli("export", run, "--format", "onnx", "--quantize", "int8")
     assert code == 0, err
     assert "dynamic batch and length" in out and "argmax agreement 100.0000%" in out
@@ -75,7 +74,7 @@ def test_cli_export_and_predict_with_the_onnx_backend(cli, tmp_path, tiny_data):
 
 
 def test_onnx_backend_errors(cli, tmp_path, tiny_data):
-    run = _train(cli, tmp_path, tiny_data, "fasttext", _tiny("fasttext"))
+    run = _train(cli, tmp_path, tiny_data, "fasttext", _tiny("fasttext", tmp_path))
     with pytest.raises(FenleiError, match="no ONNX export; run `fenlei export"):
         OnnxPredictor(run)
     export_onnx(run)  # fp32 only
