@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from fenlei.models import list_models, model_class
+
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 pytestmark = [pytest.mark.slow, pytest.mark.skipif(not SHARED.is_dir(), reason="../shared/data is absent")]
@@ -23,7 +25,11 @@ def test_fasttext_recipes_reach_floor(cli, tmp_path, recipe, floor):
     assert acc >= floor, acc
 
 
-@pytest.mark.parametrize("model", ["fasttext", "textcnn", "textrnn", "textrnn_att", "textrcnn", "dpcnn"])
+# every registered family that trains from scratch (a pretrained encoder has its own slow tests)
+FROM_SCRATCH = [name for name in list_models() if not model_class(name).pretrained_weights]
+
+
+@pytest.mark.parametrize("model", FROM_SCRATCH)
 @pytest.mark.parametrize("data", ["mr", "thucnews"])
 def test_every_model_trains_on_real_data(cli, tmp_path, model, data):
     # one short epoch on a slice is enough to prove each family runs end to end on real text
