@@ -236,9 +236,10 @@ class Config:
     @classmethod
     def from_dict(cls, raw: dict[str, Any] | None, where: str = "config") -> Config:
         """Build and validate from nested plain data (as read from YAML)."""
-        raw = dict(raw or {})
+        raw = raw or {}
         if not isinstance(raw, dict):
             raise ConfigError(f"{where}: expected a mapping of sections ({', '.join(SECTIONS)})")
+        raw = dict(raw)  # folding former sections must not change the caller's data
         moved = _fold_moved_sections(raw)
         unknown = sorted(set(raw) - set(SECTIONS))
         if unknown:
