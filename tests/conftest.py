@@ -135,30 +135,13 @@ def make_objective(name: str = "cross_entropy", ids=(0, 1, 2), k: int = 3, **kw)
 FAST = ["train.epochs=3", "train.tensorboard=false", "train.progress=false", "train.batch_size=16"]
 
 
-SPECIALS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
-
-
 @pytest.fixture(scope="module")
 def tiny_bert(tmp_path_factory):
     """A Hugging Face folder: random BERT weights, WordPiece vocab of the test words, 64 positions."""
-    import torch
-    from transformers import BertConfig, BertModel, BertTokenizer
+    from fenlei.models.transformer import write_tiny_bert
 
     folder = tmp_path_factory.mktemp("tiny-bert")
-    words = SPECIALS + sorted(set(POS + NEG + FILL)) + list("!,.")
-    tokenizer = BertTokenizer(vocab={w: i for i, w in enumerate(words)})
-    config = BertConfig(
-        vocab_size=len(words),
-        hidden_size=32,
-        num_hidden_layers=2,
-        num_attention_heads=2,
-        intermediate_size=37,
-        max_position_embeddings=64,
-    )
-    torch.manual_seed(0)
-    BertModel(config).save_pretrained(folder)
-    tokenizer.save_pretrained(folder)
-    return str(folder)
+    return str(write_tiny_bert(folder, sorted(set(POS + NEG + FILL)) + list("!,.")))
 
 
 # ---------------------------------------------------------------- serving (tests/serving/)

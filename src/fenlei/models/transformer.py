@@ -113,24 +113,10 @@ class Transformer(TextModel):
 
     @classmethod
     def tiny_params(cls, workdir: Path) -> dict:
-        """A random 2-layer BERT of hidden size 32 (100 word pieces, 64 positions) in ``workdir``."""
-        from transformers import BertConfig, BertModel, BertTokenizer
-
+        """A random 2-layer BERT (100 word pieces, 64 positions) written into ``workdir``."""
         folder = Path(workdir) / "tiny-bert"
         if not (folder / "config.json").is_file():
-            words = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"] + [f"w{i}" for i in range(95)]
-            config = BertConfig(
-                vocab_size=len(words),
-                hidden_size=32,
-                num_hidden_layers=2,
-                num_attention_heads=2,
-                intermediate_size=37,
-                max_position_embeddings=64,
-            )
-            torch.manual_seed(0)
-            with _quiet_transformers():
-                BertModel(config).save_pretrained(folder)
-                BertTokenizer(vocab={w: i for i, w in enumerate(words)}).save_pretrained(folder)
+            write_tiny_bert(folder, [f"w{i}" for i in range(95)])
         return {"pretrained": str(folder)}
 
     @classmethod
@@ -214,6 +200,30 @@ def _max_positions(config) -> int:
     if not isinstance(n, int) or n <= 0:
         return 1_000_000
     return n - _OFFSET_POSITIONS.get(getattr(config, "model_type", ""), 0)
+
+
+BERT_SPECIALS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+
+
+def write_tiny_bert(folder: Path, words: list[str]) -> Path:
+    """A Hugging Face folder for tests: random BERT weights (2 layers, hidden size 32, 64
+    positions, seed 0) and a WordPiece vocabulary of the special tokens plus ``words``."""
+    from transformers import BertConfig, BertModel, BertTokenizer
+
+    vocab = BERT_SPECIALS + [w for w in words if w not in BERT_SPECIALS]
+    config = BertConfig(
+        vocab_size=len(vocab),
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=37,
+        max_position_embeddings=64,
+    )
+    torch.manual_seed(0)
+    with _quiet_transformers():
+        BertModel(config).save_pretrained(folder)
+        BertTokenizer(vocab={w: i for i, w in enumerate(vocab)}).save_pretrained(folder)
+    return Path(folder)
 
 
 class _quiet_transformers:
