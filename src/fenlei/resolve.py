@@ -62,10 +62,21 @@ def resolve(cfg: Config, *, in_memory: bool = False) -> Resolved:
         raise ConfigError(
             f"tokenizer.kind: model {cfg.model.name!r} takes {', '.join(kinds)}, not {cfg.tokenizer.kind!r}"
         )
+    loss_chosen = spec is not objective_spec(task.default_objective) or cfg.objective.adversarial
+    if family.closed_form and loss_chosen:
+        raise ConfigError(
+            f"model {cfg.model.name!r} is fitted in closed form (scikit-learn), not by a loss: leave "
+            f"objective.name ({cfg.objective.name}) and objective.adversarial unset"
+        )
     # Streaming first: its refusal says what to change even where another check would also fail.
     streamed = not in_memory and _streamed(cfg, task, spec, family)
-    if cfg.model.vectors and family.pretrained_weights:
-        raise ConfigError("model.vectors: a pretrained transformer brings its own embeddings; remove it")
+    if cfg.model.vectors and not family.takes_vectors:
+        why = (
+            "a pretrained transformer brings its own embeddings"
+            if family.pretrained_weights
+            else (f"model {cfg.model.name!r} has no embedding table to fill")
+        )
+        raise ConfigError(f"model.vectors: {why}; remove it")
     if cfg.model.extend_vocab and not cfg.model.vectors:
         raise ConfigError("model.extend_vocab needs model.vectors: the words come from the vectors file")
     check_ops("augment.ops", cfg.augment.ops)

@@ -1,4 +1,4 @@
-"""Encoders turn texts into id sequences: one protocol, a registry of kinds (vocab | hf).
+"""Encoders turn texts into id sequences: one protocol, a registry of kinds (vocab | hf | tfidf).
 
 A model family names the kind it takes (``TextModel.encoder_type``) and, for a pretrained
 model, supplies what the encoder is built from (``TextModel.encoder_source``: a Hugging Face
@@ -61,7 +61,7 @@ ENCODERS: Registry[type[Encoder]] = Registry("encoder", RunDirError)
 
 
 def _load_kinds() -> None:
-    from fenlei.data import hf_encoder, vocab_encoder  # noqa: F401  (register the kinds)
+    from fenlei.data import hf_encoder, tfidf_encoder, vocab_encoder  # noqa: F401  (register the kinds)
 
 
 def encoder_class(kind: str) -> type[Encoder]:

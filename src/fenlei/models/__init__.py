@@ -21,7 +21,7 @@ def register_model(name: str):
 
 def _load_families() -> None:
     # Importing the family modules registers them; done lazily so importing fenlei stays cheap.
-    from fenlei.models import dpcnn, fasttext, rcnn, rnn, textcnn, transformer  # noqa: F401
+    from fenlei.models import dpcnn, fasttext, rcnn, rnn, textcnn, tfidf, transformer  # noqa: F401
 
 
 def list_models() -> list[str]:
@@ -72,8 +72,9 @@ def create_model(
 ) -> TextModel:
     """Create a registered model by name with its typed params."""
     cls = model_class(name)
-    if init != "default" and cls.pretrained_weights:
-        raise ModelError(f"model.init: {name!r} starts from pretrained weights; leave model.init at default")
+    if init != "default" and (cls.pretrained_weights or cls.closed_form):
+        why = "is fitted in closed form" if cls.closed_form else "starts from pretrained weights"
+        raise ModelError(f"model.init: {name!r} {why}; leave model.init at default")
     p = params if isinstance(params, ModelParams) else make_params(name, params)
     model = cls(
         p,

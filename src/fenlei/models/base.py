@@ -32,6 +32,8 @@ class TextModel(nn.Module):
     eval_batch_size: ClassVar[int] = 256
     # DDP must look for parameters a step leaves without gradient (costs a graph walk per step).
     ddp_find_unused: ClassVar[bool] = False
+    closed_form: ClassVar[bool] = False  # fitted by its own ``fit`` (tfidf), not by the training loop
+    takes_vectors: ClassVar[bool] = True  # builds an embedding table that model.vectors can fill
     pretrained_weights: ClassVar[bool] = False  # starts from pretrained weights (no model.init, no vectors)
     encoder_type: ClassVar[str] = "vocab"  # vocab (fenlei tokenizer + vocabulary) | hf (the model's own)
 

@@ -68,6 +68,7 @@ class Transformer(TextModel):
     # bf16 autocast on CPUs with native bf16: 1.7x faster steps for MiniLM, same accuracy (SST-2).
     cpu_bf16: ClassVar[bool] = True
     pretrained_weights: ClassVar[bool] = True
+    takes_vectors: ClassVar[bool] = False  # the encoder brings its own embeddings
     ddp_find_unused: ClassVar[bool] = True  # e.g. BERT's pooler, which the head may not read
 
     def __init__(

@@ -148,7 +148,8 @@ def _train(cfg, run_dir, given, user_callbacks, *, quiet: bool, resume: bool, ct
             encoder.save(rd.path)
         elif data.cache is not None and data.cache.resolve() != (rd / AUGMENT_DIR).resolve():
             shutil.rmtree(data.cache, ignore_errors=True)  # rank 0 keeps the run's copy
-        callbacks = _callbacks(cfg, rd, main, quiet, PlanLine(cfg, splits, encoder, vec_info, ctx))
+        plan = PlanLine(cfg, splits, encoder, vec_info, ctx)
+        callbacks = _callbacks(cfg, rd, main, quiet, plan, loop=not r.model_class.closed_form)
         trainer = Trainer(
             model,
             objective,
@@ -165,7 +166,13 @@ def _train(cfg, run_dir, given, user_callbacks, *, quiet: bool, resume: bool, ct
             device=device,
         )
         t_train = time.perf_counter()
-        state = trainer.fit(resume=resume)
+        if r.model_class.closed_form:  # fitted by the family itself (tfidf), not by the loop
+            fit = lambda: model.fit(  # noqa: E731
+                encoder, data.texts, data.ids, splits.dev.texts, splits.dev_ids, task, cfg.train.metric
+            )
+            fit_notes, state = trainer.fit_closed_form(fit), trainer.state
+        else:
+            fit_notes, state = None, trainer.fit(resume=resume)
         train_seconds = time.perf_counter() - t_train
         trainer.load_best()
         if main:
@@ -189,6 +196,8 @@ def _train(cfg, run_dir, given, user_callbacks, *, quiet: bool, resume: bool, ct
             "world_size": ctx.world_size,
             "effective_batch_size": cfg.train.batch_size * cfg.train.accumulate * ctx.world_size,
         }
+        if fit_notes is not None:
+            metrics["train"]["closed_form"] = fit_notes
         metrics["data"] = {
             "train": len(splits.train),
             "dev": len(splits.dev),
@@ -233,9 +242,11 @@ def _data(r: Resolved, rd: RunDir, given, resume: bool, ctx):
     return data, encoder, None, all_tokens
 
 
-def _callbacks(cfg: Config, rd: RunDir, main: bool, quiet: bool, plan: cb.Callback) -> list[cb.Callback]:
+def _callbacks(
+    cfg: Config, rd: RunDir, main: bool, quiet: bool, plan: cb.Callback, loop: bool = True
+) -> list[cb.Callback]:
     """fenlei's own observers. Every rank stops early on the same (gathered) metrics; only rank 0
-    logs and prints."""
+    logs and prints. Without a ``loop`` (a closed-form fit) there are no epochs to show."""
     out: list[cb.Callback] = [cb.EarlyStopping(cfg.train.patience)]
     if main:
         out.append(cb.History(rd / HISTORY))
@@ -243,9 +254,10 @@ def _callbacks(cfg: Config, rd: RunDir, main: bool, quiet: bool, plan: cb.Callba
         out.append(cb.TensorBoard(rd / TENSORBOARD))
     if main and not quiet:
         out.append(plan)
-        if cfg.train.progress:
+        if cfg.train.progress and loop:
             out.append(cb.ProgressBar())
-        out.append(cb.EpochTable(cfg.train.metric))
+        if loop:
+            out.append(cb.EpochTable(cfg.train.metric))
     return out
 
 

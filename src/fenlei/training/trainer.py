@@ -113,6 +113,17 @@ class Trainer:
             raise TrainingInterrupted(f"stopped by {self._signals.name or 'a signal'} at {where}{saved}")
         return self.state
 
+    def fit_closed_form(self, fit: Callable[[], dict]) -> dict:
+        """A family fitted in closed form (``TextModel.closed_form``): ``fit()`` replaces the loop;
+        the callbacks see the run begin and end. Returns what ``fit`` reports."""
+        self._emit("on_train_begin")
+        try:
+            notes = fit()
+            self.model.to(self.device)
+        finally:
+            self._emit("on_train_end")
+        return notes
+
     def _loop(self) -> None:
         cfg, state = self.cfg, self.state
         self.model.train()

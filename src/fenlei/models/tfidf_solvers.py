@@ -1,0 +1,109 @@
+"""The closed-form fits behind the ``tfidf`` family: scikit-learn linear models turned into
+one linear layer, ``logits = x @ W + b`` ([V, K] and [K]), per classifier and task.
+
+A linear SVM's scores become probabilities by a logistic regression on the dev scores
+(Platt scaling; a K x K map for several classes), which is linear again, so the calibrated
+model is still one layer.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+_CALIBRATION_C = 1e4  # the calibration map has a handful of parameters: barely regularise it
+_CONSTANT_LOGIT = 10.0  # a label train always (or never) has: a sigmoid of about 1 (or 0)
+
+
+def linear_solution(classifier: str, x_train, y_train, x_dev, y_dev, c: float, k: int, task: str):
+    """(W, b) of ``classifier`` (logreg | svm) for ``task`` (single_label | multi_label)."""
+    return _SOLVERS[(classifier, task)](x_train, y_train, x_dev, y_dev, c, k)
+
+
+def _logreg(c: float, binary: bool):
+    from sklearn.linear_model import LogisticRegression
+
+    # liblinear for two classes (fast on sparse rows); lbfgs fits the multinomial model
+    return LogisticRegression(C=c, max_iter=2000, solver="liblinear" if binary else "lbfgs", random_state=0)
+
+
+def _as_softmax(coef: np.ndarray, intercept: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """scikit-learn's (coef, intercept) as softmax logits over k classes (binary: class 0 at 0)."""
+    if coef.shape[0] == 1 and k == 2:
+        coef = np.vstack([np.zeros_like(coef), coef])
+        intercept = np.concatenate([[0.0], intercept])
+    return coef.T.astype(np.float64), intercept.astype(np.float64)
+
+
+def _logreg_single(x_train, y_train, x_dev, y_dev, c, k):
+    model = _logreg(c, k == 2).fit(x_train, y_train)
+    coef = np.zeros((k if k > 2 else 1, x_train.shape[1]))
+    intercept = np.zeros(coef.shape[0])
+    rows = model.classes_ if k > 2 else [0]
+    coef[rows] = model.coef_
+    intercept[rows] = model.intercept_
+    return _as_softmax(coef, intercept, k)
+
+
+def _per_label(fit_one, x_train, y_train, k):
+    """W, b of one binary model per label; a label that is constant in train gets a constant logit."""
+    weight, bias = np.zeros((x_train.shape[1], k)), np.zeros(k)
+    for j in range(k):
+        column = y_train[:, j]
+        if column.min() == column.max():
+            bias[j] = _CONSTANT_LOGIT if column[0] else -_CONSTANT_LOGIT
+            continue
+        weight[:, j], bias[j] = fit_one(x_train, column, j)
+    return weight, bias
+
+
+def _logreg_multi(x_train, y_train, x_dev, y_dev, c, k):
+    def one(x, y, _j):
+        model = _logreg(c, True).fit(x, y)
+        return model.coef_[0], model.intercept_[0]
+
+    return _per_label(one, x_train, np.asarray(y_train), k)
+
+
+def _platt(scores: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(A, a0) with calibrated logits = scores @ A.T + a0; identity when dev cannot fit it."""
+    from sklearn.linear_model import LogisticRegression
+
+    k = scores.shape[1]
+    if len(np.unique(y)) < max(2, k):  # every class must be in dev to fit its row
+        return np.eye(k), np.zeros(k)
+    model = LogisticRegression(C=_CALIBRATION_C, max_iter=2000).fit(scores, y)
+    return model.coef_, model.intercept_
+
+
+def _svm(c: float):
+    from sklearn.svm import LinearSVC
+
+    return LinearSVC(C=c, random_state=0, max_iter=5000)
+
+
+def _svm_single(x_train, y_train, x_dev, y_dev, c, k):
+    svm = _svm(c).fit(x_train, y_train)
+    coef = svm.coef_  # [1, V] for two classes, else [K, V]
+    a, a0 = _platt(np.asarray(x_dev @ coef.T + svm.intercept_), np.asarray(y_dev))
+    if k == 2:  # logit of class 1 = a * score + a0
+        return _as_softmax(a @ coef, a @ svm.intercept_ + a0, 2)
+    return (coef.T @ a.T).astype(np.float64), (svm.intercept_ @ a.T + a0).astype(np.float64)
+
+
+def _svm_multi(x_train, y_train, x_dev, y_dev, c, k):
+    y_dev = np.asarray(y_dev)
+
+    def one(x, y, j):
+        svm = _svm(c).fit(x, y)
+        a, a0 = _platt(np.asarray(x_dev @ svm.coef_[0] + svm.intercept_[0])[:, None], y_dev[:, j])
+        return a[0, 0] * svm.coef_[0], a[0, 0] * svm.intercept_[0] + a0[0]
+
+    return _per_label(one, x_train, np.asarray(y_train), k)
+
+
+_SOLVERS = {
+    ("logreg", "single_label"): _logreg_single,
+    ("logreg", "multi_label"): _logreg_multi,
+    ("svm", "single_label"): _svm_single,
+    ("svm", "multi_label"): _svm_multi,
+}
