@@ -18,6 +18,7 @@ import torch
 from torch import nn
 
 from fenlei.errors import ModelError
+from fenlei.evaluation.metrics import is_better
 from fenlei.models import register_model
 from fenlei.models.base import ModelParams, TextModel, check_choice, check_int, length_mask
 
@@ -131,15 +132,13 @@ class Tfidf(TextModel):
         names = [str(i) for i in range(self.num_classes)]
         tried: dict[str, float] = {}
         best = None
+        warm: dict = {}  # each C of the grid starts from the previous fit
         for c in grid:
-            weight, bias = self._solve(x_train, y_train, x_dev, y_dev, c, task)
+            weight, bias = self._solve(x_train, y_train, x_dev, y_dev, c, task, warm)
             probs = task.probabilities(torch.from_numpy(x_dev @ weight + bias)).numpy()
             score = float(task.score(y_dev, probs, names).get(metric) or 0.0)
             tried[f"{c:g}"] = score
-            better = best is None or (
-                score < best[0] if metric in ("loss", "hamming_loss") else score > best[0]
-            )
-            if better:
+            if best is None or is_better(metric, score, best[0]):
                 best = (score, c, weight, bias)
         _, c, weight, bias = best
         with torch.no_grad():
@@ -155,10 +154,11 @@ class Tfidf(TextModel):
             "classifier": self.params.classifier,
         }
 
-    def _solve(self, x_train, y_train, x_dev, y_dev, c: float, task) -> tuple[np.ndarray, np.ndarray]:
+    def _solve(
+        self, x_train, y_train, x_dev, y_dev, c: float, task, warm: dict
+    ) -> tuple[np.ndarray, np.ndarray]:
         """Weights [V, C] and bias [C] of logits = x @ W + b for this task and classifier."""
         from fenlei.models.tfidf_solvers import linear_solution
 
-        return linear_solution(
-            self.params.classifier, x_train, y_train, x_dev, y_dev, c, self.num_classes, task.name
-        )
+        k = self.num_classes
+        return linear_solution(self.params.classifier, x_train, y_train, x_dev, y_dev, c, k, task.name, warm)
