@@ -20,7 +20,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     help="Train, compare and use text classifiers (English and Chinese).",
 )
-data_app = typer.Typer(no_args_is_help=True, help="Built-in data sets: list, fetch, show.")
+data_app = typer.Typer(no_args_is_help=True, help="Built-in data sets: list, fetch, show; profile any files.")
 app.add_typer(data_app, name="data")
 
 SetOpt = typer.Option(None, "--set", "-s", help="Override a config key: section.key=value (repeatable).")
@@ -252,11 +252,20 @@ def _default(f) -> str:
 
 @data_app.command("list")
 def data_list() -> None:
-    """List the built-in data sets."""
-    from fenlei.data.catalog import list_datasets
+    """List the built-in data sets: language, labels, rows per split, size on disk once fetched."""
+    from fenlei.data.catalog import disk_bytes, list_datasets
 
-    for spec in list_datasets():
-        print(f"{spec.name:<14} {spec.language:<3} {spec.num_classes:>3} labels  {spec.description}")
+    specs = list_datasets()
+    width = max(len(spec.name) for spec in specs)
+    print(f"{'name':<{width}}  lang  labels   train /    dev /   test   on disk  description")
+    for spec in specs:
+        rows = " / ".join(
+            f"{spec.sizes[s]:>6,}" if s in spec.sizes else "     -" for s in ("train", "dev", "test")
+        )
+        size = disk_bytes(spec.name)  # None until fetched (or found in FENLEI_DATA_DIR)
+        disk = "-" if size is None else f"{size / 1e6:.1f} MB" if size >= 1e5 else f"{size / 1e3:.0f} kB"
+        cells = [f"{spec.name:<{width}}", f"{spec.language:<4}", f"{spec.num_classes:>6}", rows, f"{disk:>8}"]
+        print("  ".join([*cells, spec.description]))
 
 
 @data_app.command("fetch")
@@ -274,6 +283,36 @@ def data_show(name: str = typer.Argument(..., help="A data set from `fenlei data
     from fenlei.data.catalog import show
 
     print(show(name))
+
+
+@data_app.command("profile")
+def data_profile(
+    files: list[Path] = typer.Argument(..., help="The train file, then any dev/test files (named by stem)."),
+    format_: str = typer.Option("auto", "--format", help="auto (from the name), tsv, csv, jsonl, ..."),
+    text_column: str = typer.Option("text", help="Column (or JSON key) holding the text."),
+    label_column: str = typer.Option("label", help="Column holding the label ('' = text only)."),
+    multi_label: bool = typer.Option(
+        False, "--multi-label", help="A list of labels per row ('|' in TSV/CSV)."
+    ),
+    as_json: bool = typer.Option(False, "--json", help="Print the profile as JSON instead."),
+) -> None:
+    """Profile data files: language, lengths, classes, repeats, conflicts, train/dev/test overlap."""
+    from fenlei.data.profile import profile_data, show_profile
+    from fenlei.data.readers import read_examples
+    from fenlei.task import make_task
+
+    cells = make_task({"multi_label": multi_label}).cells
+    named = {}
+    for i, path in enumerate(files):
+        name = "train" if i == 0 else path.name.split(".")[0]
+        name = f"{name}-{i + 1}" if name in named or not name else name
+        columns = {"text_column": text_column, "label_column": label_column or None}
+        named[name] = read_examples(path, format=format_, split=name, cells=cells, **columns)
+    profile = profile_data(named)
+    if as_json:
+        print(json.dumps(profile.to_dict(), indent=2, ensure_ascii=False))
+    else:
+        show_profile(profile, file=sys.stdout)
 
 
 def _record_error(line: str) -> None:

@@ -41,11 +41,16 @@ class DataConfig:
     dev_ratio: float = 0.1  # share of train held out as dev when no dev file is given
     split_seed: int = 42  # seed of that split, separate from the training seed
     unseen_labels: Literal["error", "skip"] = "error"  # labels in dev/test that train never saw
-    max_length: int = 256  # tokens kept per text (longer texts are truncated), special tokens included
+    # Tokens kept per text (longer texts are truncated), special tokens included. auto: the longest
+    # training text but at least 256, up to the model family's bound (2,048 tokens for the classic
+    # families, the positions of a transformer); the run's config.yaml records the number chosen.
+    max_length: int | Literal["auto"] = "auto"
     truncation: Literal["head", "tail", "head+tail"] = "head"  # which tokens of a long text to keep
     unlabeled: str | None = None  # a file of unlabelled texts for UDA (one per line, or a text column)
     labeled_per_class: int = 0  # keep N labelled train examples per class, the rest become unlabelled
-    multi_label: bool = False  # each text has a list of labels (JSONL list, or label_separator)
+    # Each text has a list of labels (JSONL list, or label_separator); empty = the catalog data
+    # set's own scheme (data.name: reuters21578 is multi-label), else false.
+    multi_label: bool | None = None
     label_separator: str = "|"  # splits a multi-label cell in TSV/CSV, e.g. sports|politics
     # true | false | auto: read train row by row into an encoded, memory-mapped corpus in the run
     # directory instead of into memory; auto does so for a tsv/csv/jsonl train file over the threshold
@@ -58,7 +63,8 @@ class DataConfig:
         if not self.label_separator:
             raise ConfigError("data.label_separator must be a non-empty string, e.g. '|'")
         in_range("data.dev_ratio", self.dev_ratio, 0.0, 0.9, low_open=True)
-        positive("data.max_length", self.max_length)
+        if self.max_length != "auto":
+            positive("data.max_length", self.max_length)
         positive("data.streaming_threshold_mb", self.streaming_threshold_mb)
 
 

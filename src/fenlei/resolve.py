@@ -39,6 +39,7 @@ def resolve(cfg: Config, *, in_memory: bool = False) -> Resolved:
     from fenlei.objectives import make_objective_params, objective_spec
 
     task = make_task(cfg.data)
+    cfg.data.multi_label = task.multi_label  # config.yaml says which scheme the run used
     cfg.objective.name = cfg.objective.name or task.default_objective
     cfg.train.metric = cfg.train.metric or task.default_metric
     task.check_config(cfg)

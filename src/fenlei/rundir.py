@@ -35,6 +35,7 @@ METRICS = "metrics.json"  # written last: its presence means the run finished
 HISTORY = "history.csv"
 PREDICTIONS = "predictions.tsv"  # test (else dev) texts with gold, decision and probabilities
 THRESHOLDS = "thresholds.json"  # a multi-label run's tuned decision thresholds
+PROFILE = "profile.json"  # the data profile (fenlei.data.profile), computed before training
 FAILED = "FAILED"
 REPORT = "report.html"
 PLOTS = "plots"

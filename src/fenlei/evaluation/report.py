@@ -20,10 +20,12 @@ from fenlei.evaluation import plots
 from fenlei.evaluation.calibration import reliability
 from fenlei.evaluation.html_page import esc, figure_png, fmt, img, page, table
 from fenlei.rundir import PLOTS as PLOTS_DIR
+from fenlei.rundir import PROFILE as PROFILE_FILE
 from fenlei.rundir import REPORT as REPORT_FILE
-from fenlei.rundir import RunRecord, load_run
+from fenlei.rundir import RunDir, RunRecord, load_run
 
 TABLE_ROWS = 10  # texts per mistakes table
+PROFILE_LABELS = 50  # labels (most frequent in train first) in the data profile's table
 
 HEADLINE = ("accuracy", "macro_f1", "micro_f1", "mcc", "roc_auc", "subset_accuracy", "hamming_loss", "loss")
 
@@ -71,6 +73,69 @@ def _summary(s: _Section) -> str:
     return table([header[i] for i in keep], [[r[i] for i in keep] for r in rows]) + table(
         ["run", ""], facts, text_cols=(0, 1)
     )
+
+
+def _data_profile(s: _Section) -> str:
+    """profile.json (fenlei.data.profile) as tables, its warnings first."""
+    prof = RunDir(s.run.run_dir).read_json(PROFILE_FILE)
+    if prof is None:
+        return _note(
+            "This run has no profile.json (trained before fenlei profiled its data); "
+            "`fenlei data profile TRAIN [DEV TEST]` profiles the files."
+        )
+    script = ", ".join(f"{k} {v:.0%}" for k, v in prof["script"].items())
+    out = (
+        f"<p>Language <b>{esc(prof['language'])}</b> ({esc(script)} of non-space characters); "
+        f"token lengths in {esc(prof['token_unit'])}; profiled in {prof['seconds']:.2f}s.</p>"
+    )
+    warns = "".join(f"<li>{esc(w)}</li>" for w in prof["warnings"])
+    out += f"<h3>Warnings</h3><ul>{warns}</ul>" if warns else _note("No warnings.")
+    out += "".join(f"<p>{esc(n)}</p>" for n in prof["notes"])
+    splits, q = prof["splits"], ("p50", "p90", "p95", "p99", "max")
+    rows = []
+    for name, sp in splits.items():
+        chars, tokens, hit = sp["chars"] or {}, sp["tokens"] or {}, sp["in_train"] or {}
+        rows.append(
+            [
+                name,
+                sp["texts"],
+                sum(sp["skipped"].values()),
+                *(fmt(chars.get(k), ",d") for k in q),
+                *(fmt(tokens.get(k), ",d") for k in q),
+                fmt(tokens.get("truncated"), ".1%"),
+                fmt(hit.get("exact"), ",d"),
+                fmt(hit.get("normalised"), ",d"),
+            ]
+        )
+    header = [
+        "split",
+        "texts",
+        "skipped",
+        *(f"chars {k}" for k in q),
+        *(f"tokens {k}" for k in q),
+        "cut at max_length",
+        "in train (exact)",
+        "in train (normalised)",
+    ]
+    out += "<h3>Splits and lengths</h3>" + table(header, rows)
+    names = list(dict.fromkeys(n for sp in splits.values() for n in sp["labels"]))
+    shown = names[:PROFILE_LABELS]
+    counts = [[n, *(fmt(sp["labels"].get(n, 0), ",d") for sp in splits.values())] for n in shown]
+    more = f" (the {len(shown)} largest in train of {len(names)})" if len(names) > len(shown) else ""
+    out += f"<h3>Texts per label{more}</h3>" + table(["label", *splits], counts, text_cols=(0,))
+    per = (splits.get("train") or {}).get("labels_per_text")
+    if per:
+        out += "<h3>Labels per train text</h3>" + table(["labels", "texts"], [[k, v] for k, v in per.items()])
+    dup, con = prof["duplicates"], prof["conflicts"]
+    if dup:
+        out += (
+            f"<p>Train repeats: {dup['exact']:,} exact, {dup['normalised']:,} normalised; "
+            f"{con['count']:,} texts occur with different labels.</p>"
+        )
+    if con.get("examples"):
+        rows = [[c["text"], " vs ".join(c["labels"])] for c in con["examples"]]
+        out += table(["text in train", "labels"], rows, text_cols=(0, 1))
+    return out
 
 
 def _config(s: _Section) -> str:
@@ -161,6 +226,7 @@ def _parts(s: _Section) -> str:
 # (section id, heading, builder): the report's outline, in order.
 SECTIONS: list[tuple[str, str, Callable[[_Section], str]]] = [
     ("summary", "Summary", _summary),
+    ("data-profile", "Data profile", _data_profile),
     ("learning-curves", "Learning curves", _learning),
     ("confusion-matrix", "Confusion matrix", _confusion),
     ("per-class", "Per-class precision, recall, F1", _per_class),

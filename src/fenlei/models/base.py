@@ -34,6 +34,8 @@ class TextModel(nn.Module):
     ddp_find_unused: ClassVar[bool] = False
     closed_form: ClassVar[bool] = False  # fitted by its own ``fit`` (tfidf), not by the training loop
     takes_vectors: ClassVar[bool] = True  # builds an embedding table that model.vectors can fill
+    # data.max_length auto: at most this many tokens (a whole IMDb review, not a 5 MB log file)
+    length_bound: ClassVar[int] = 2048
     pretrained_weights: ClassVar[bool] = False  # starts from pretrained weights (no model.init, no vectors)
     encoder_type: ClassVar[str] = "vocab"  # vocab (fenlei tokenizer + vocabulary) | hf (the model's own)
 

@@ -69,6 +69,7 @@ class Transformer(TextModel):
     cpu_bf16: ClassVar[bool] = True
     pretrained_weights: ClassVar[bool] = True
     takes_vectors: ClassVar[bool] = False  # the encoder brings its own embeddings
+    length_bound: ClassVar[int] = 1_000_000  # the position table bounds it
     ddp_find_unused: ClassVar[bool] = True  # e.g. BERT's pooler, which the head may not read
 
     def __init__(

@@ -19,8 +19,11 @@ def default_run_dir(cfg: Config) -> Path:
 class PlanLine(Callback):
     """Prints what is about to train (data sizes, tokenizer, parameters, vectors, processes)."""
 
-    def __init__(self, cfg: Config, splits, encoder, vec_info: dict, dist=SINGLE) -> None:
+    def __init__(
+        self, cfg: Config, splits, encoder, vec_info: dict, dist=SINGLE, auto_length: bool = False
+    ) -> None:
         self.cfg, self.splits, self.encoder, self.vec_info, self.dist = cfg, splits, encoder, vec_info, dist
+        self.auto_length = auto_length
 
     def on_train_begin(self, trainer) -> None:
         from rich.console import Console
@@ -30,10 +33,13 @@ class PlanLine(Callback):
         params = sum(p.numel() for p in trainer.model.parameters())
         skipped = ", ".join(f"{k}={v}" for k, v in splits.notes.items()) or "none"
         test = len(splits.test) if splits.test is not None else 0
+        length = f", max_length {encoder.max_length}" if encoder.max_length else " (whole texts)"
+        if encoder.max_length and self.auto_length:
+            length += " (auto: the longest training text, within the model's bound)"
         console.print(
             f"[bold]{cfg.model.name}[/] on {len(splits.train)} train / {len(splits.dev)} dev / "
-            f"{test} test texts, {len(splits.labels)} labels; "
-            f"tokenizer {encoder.kind}, vocab {encoder.vocab_size}, {params:,} parameters; skipped: {skipped}"
+            f"{test} test texts, {len(splits.labels)} labels; tokenizer {encoder.kind}{length}, "
+            f"vocab {encoder.vocab_size}, {params:,} parameters; skipped: {skipped}"
         )
         if vec_info:
             console.print(

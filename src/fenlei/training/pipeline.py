@@ -22,6 +22,7 @@ from fenlei.config import Config, ObjectiveConfig
 from fenlei.data.batching import Batches
 from fenlei.data.examples import Examples
 from fenlei.data.loading import load_splits
+from fenlei.data.profile import profile_run
 from fenlei.data.semi import UDABatches
 from fenlei.errors import FenleiError, TrainingInterrupted
 from fenlei.models import create_model, eval_batch_size
@@ -146,9 +147,10 @@ def _train(cfg, run_dir, given, user_callbacks, *, quiet: bool, resume: bool, ct
             rd.save_config(cfg)
             rd.save_labels(splits.labels)
             encoder.save(rd.path)
+            profile_run(rd, splits, encoder, all_tokens, quiet=quiet)  # profile.json; warnings on stderr
         elif data.cache is not None and data.cache.resolve() != (rd / AUGMENT_DIR).resolve():
             shutil.rmtree(data.cache, ignore_errors=True)  # rank 0 keeps the run's copy
-        plan = PlanLine(cfg, splits, encoder, vec_info, ctx)
+        plan = PlanLine(cfg, splits, encoder, vec_info, ctx, "max_length_auto" in data.notes)
         callbacks = _callbacks(cfg, rd, main, quiet, plan, loop=not r.model_class.closed_form)
         trainer = Trainer(
             model,
@@ -238,7 +240,10 @@ def _data(r: Resolved, rd: RunDir, given, resume: bool, ctx):
     splits = load_splits(cfg.data, r.task, given)
     views = r.objective_params.unlabeled_views() if r.objective.needs.unlabeled else None
     data = prepare_train_data(cfg, splits, rd.path, resume, views)
+    auto = cfg.data.max_length == "auto"
     encoder, all_tokens = fit_encoder(cfg, r.model_class, data.vocab_texts)
+    if auto and encoder.max_length:  # said in the plan line and in metrics.json
+        data.notes["max_length_auto"] = int(encoder.max_length)
     return data, encoder, None, all_tokens
 
 
