@@ -22,9 +22,11 @@ from fenlei.evaluation.metrics import is_better
 from fenlei.models import register_model
 from fenlei.models.base import ModelParams, TextModel, check_choice, check_int, length_mask
 
-# C candidates tried on dev when model.C is empty: TF-IDF features want far less regularisation
-# than scikit-learn's default C=1 on long documents, and more on short sentences.
-C_GRID = (0.5, 2.0, 8.0, 32.0)
+# C candidates tried on dev, in this order, when model.C is empty: TF-IDF features want far less
+# regularisation than scikit-learn's default C=1 on long documents (IMDb's dev accuracy still
+# rose at 32), more on short sentences. The search stops at the first C that scores below the
+# best so far (dev scores rise, then fall, along C).
+C_GRID = (0.5, 2.0, 8.0, 32.0, 128.0)
 
 
 @dataclass
@@ -138,6 +140,8 @@ class Tfidf(TextModel):
             probs = task.probabilities(torch.from_numpy(x_dev @ weight + bias)).numpy()
             score = float(task.score(y_dev, probs, names).get(metric) or 0.0)
             tried[f"{c:g}"] = score
+            if best is not None and is_better(metric, best[0], score):
+                break  # past the peak
             if best is None or is_better(metric, score, best[0]):
                 best = (score, c, weight, bias)
         _, c, weight, bias = best
