@@ -88,7 +88,10 @@ class TokenizerConfig:
 class ModelConfig:
     """Which registered model to build; family parameters sit beside these keys."""
 
-    name: str = "textcnn"  # a registered model (``fenlei models``)
+    # A registered model (``fenlei models``); empty = tfidf, the family that is strong on data
+    # nobody tuned a recipe for (docs/BENCHMARKS.md, "TF-IDF"): whole documents, any language,
+    # fitted in seconds to a minute.
+    name: str | None = None
     embed_dim: int = 128  # embedding size when no pretrained vectors are given
     vectors: str | None = None  # glove-6b-50d, or a path to word2vec/GloVe vectors
     freeze_embeddings: bool = False  # keep pretrained vectors fixed while training

@@ -16,6 +16,20 @@ from fenlei.config import Config
 from fenlei.errors import ConfigError, ModelError
 from fenlei.task import Task, make_task
 
+# model.name when a config names none: TF-IDF + a linear model beat the others at their defaults
+# on every set tried (docs/BENCHMARKS.md); a train set too big for memory streams, which TF-IDF's
+# vocabulary and idf cannot, so it gets the fastText-style model instead.
+DEFAULT_MODEL = "tfidf"
+DEFAULT_STREAMED_MODEL = "fasttext"
+
+
+def _default_model(cfg: Config, in_memory: bool) -> str:
+    if in_memory or cfg.data.streaming is False or not (cfg.data.train or cfg.data.name):
+        return DEFAULT_MODEL
+    from fenlei.data.streaming import use_streaming
+
+    return DEFAULT_STREAMED_MODEL if use_streaming(cfg.data) else DEFAULT_MODEL
+
 
 @dataclass
 class Resolved:
@@ -38,6 +52,7 @@ def resolve(cfg: Config, *, in_memory: bool = False) -> Resolved:
     from fenlei.models import make_params, model_class
     from fenlei.objectives import make_objective_params, objective_spec
 
+    cfg.model.name = cfg.model.name or _default_model(cfg, in_memory)
     task = make_task(cfg.data)
     cfg.data.multi_label = task.multi_label  # config.yaml says which scheme the run used
     cfg.objective.name = cfg.objective.name or task.default_objective

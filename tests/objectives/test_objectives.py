@@ -293,9 +293,15 @@ def test_every_objective_declares_its_params_and_needs():
 
 
 def test_the_uda_section_is_read_into_the_objective_with_a_note(caplog):
-    old = resolve(load_config(None, ["objective.name=uda", "uda.coeff=0.5", "uda.tsa=log"]), in_memory=True)
+    old = resolve(
+        load_config(None, ["model.name=fasttext", "objective.name=uda", "uda.coeff=0.5", "uda.tsa=log"]),
+        in_memory=True,
+    )
     new = resolve(
-        load_config(None, ["objective.name=uda", "objective.coeff=0.5", "objective.tsa=log"]), in_memory=True
+        load_config(
+            None, ["model.name=fasttext", "objective.name=uda", "objective.coeff=0.5", "objective.tsa=log"]
+        ),
+        in_memory=True,
     )
     assert old.objective_params == new.objective_params and old.objective_params.coeff == 0.5
     assert "uda.coeff -> objective.coeff" in caplog.text
