@@ -52,3 +52,26 @@ def test_unknown_kind():
 def test_never_crashes_and_no_whitespace_in_tokens(kind, text):
     for token in make_tokenizer(kind)(text):
         assert token and not any(ch.isspace() for ch in token)
+
+
+def test_auto_length_covers_the_longest_text_within_floor_and_bound():
+    from fenlei.data.text import AUTO_LENGTH_FLOOR, auto_length
+
+    assert auto_length([3, 9, 5], 2048) == AUTO_LENGTH_FLOOR  # short texts: never below the floor
+    assert auto_length([3, 900, 5], 2048) == 900  # the longest training text is kept whole
+    assert auto_length([3, 90_000], 2048) == 2048  # a 5 MB document does not set the length
+    assert auto_length([], 100) == 100 and auto_length([7], 1) == 1
+
+
+def test_vocab_encoder_auto_length_from_train(tmp_path):
+    from fenlei.config import TokenizerConfig
+    from fenlei.data.encoders import EncoderSettings
+    from fenlei.data.vocab_encoder import VocabEncoder
+
+    texts = ["word " * 300, "short one"]
+    enc, tokens = VocabEncoder.fit(
+        texts, EncoderSettings(TokenizerConfig(kind="word"), "auto", "head", None, 2048)
+    )
+    assert enc.max_length == 300 and len(tokens[0]) == 300
+    enc, _ = VocabEncoder.fit(texts, EncoderSettings(TokenizerConfig(kind="word"), "auto", "head", None, 128))
+    assert enc.max_length == 128 and len(enc.encode(["word " * 1000])[0]) == 128
