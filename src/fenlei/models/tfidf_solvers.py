@@ -3,7 +3,10 @@ one linear layer, ``logits = x @ W + b`` ([V, K] and [K]), per classifier and ta
 
 A linear SVM's scores become probabilities by a logistic regression on the dev scores
 (Platt scaling; a K x K map for several classes), which is linear again, so the calibrated
-model is still one layer.
+model is still one layer. NB scaling (Wang & Manning 2012, NBSVM) multiplies each feature by
+its log-count ratio between the two sides of a binary decision before the fit; scaling the
+learned weights the same way gives the same logits from the unscaled features, so that too
+stays one layer. It applies to binary decisions: two classes, or each label of a multi-label task.
 """
 
 from __future__ import annotations
@@ -14,12 +17,39 @@ _CALIBRATION_C = 1e4  # the calibration map has a handful of parameters: barely 
 _CONSTANT_LOGIT = 10.0  # a label train always (or never) has: a sigmoid of about 1 (or 0)
 
 
+_NB_ALPHA = 1.0  # add-one smoothing of the binarised feature counts
+
+
 def linear_solution(
-    classifier: str, x_train, y_train, x_dev, y_dev, c: float, k: int, task: str, warm: dict | None = None
+    classifier: str,
+    x_train,
+    y_train,
+    x_dev,
+    y_dev,
+    c: float,
+    k: int,
+    task: str,
+    warm: dict | None = None,
+    nb: bool = False,
 ):
     """(W, b) of ``classifier`` (logreg | svm) for ``task`` (single_label | multi_label); ``warm``
-    carries a fit from one C of a grid to the next (the caller's dict, one per training matrix)."""
-    return _SOLVERS[(classifier, task)](x_train, y_train, x_dev, y_dev, c, k, {} if warm is None else warm)
+    carries a fit from one C of a grid to the next (the caller's dict, one per training matrix);
+    ``nb``: NB-scaled features for binary decisions."""
+    warm = {} if warm is None else warm
+    warm["nb"] = nb
+    return _SOLVERS[(classifier, task)](x_train, y_train, x_dev, y_dev, c, k, warm)
+
+
+def nb_ratio(x, y: np.ndarray) -> np.ndarray:
+    """Log-count ratio r of each feature between y == 1 and y == 0 (binarised counts, smoothed)."""
+    present = (x > 0).astype(np.float64)
+    p = _NB_ALPHA + np.asarray(present[y == 1].sum(0)).ravel()
+    q = _NB_ALPHA + np.asarray(present[y == 0].sum(0)).ravel()
+    return np.log((p / p.sum()) / (q / q.sum()))
+
+
+def _scaled(x, r: np.ndarray | None):
+    return x if r is None else x.multiply(r).tocsr()
 
 
 def _logreg(c: float, binary: bool, warm: dict | None = None):
@@ -44,11 +74,12 @@ def _as_softmax(coef: np.ndarray, intercept: np.ndarray, k: int) -> tuple[np.nda
 
 
 def _logreg_single(x_train, y_train, x_dev, y_dev, c, k, warm):
-    model = _logreg(c, k == 2, warm).fit(x_train, y_train)
+    r = nb_ratio(x_train, np.asarray(y_train)) if warm["nb"] and k == 2 else None
+    model = _logreg(c, k == 2, warm).fit(_scaled(x_train, r), y_train)
     coef = np.zeros((k if k > 2 else 1, x_train.shape[1]))
     intercept = np.zeros(coef.shape[0])
     rows = model.classes_ if k > 2 else [0]
-    coef[rows] = model.coef_
+    coef[rows] = model.coef_ if r is None else model.coef_ * r
     intercept[rows] = model.intercept_
     return _as_softmax(coef, intercept, k)
 
@@ -67,8 +98,9 @@ def _per_label(fit_one, x_train, y_train, k):
 
 def _logreg_multi(x_train, y_train, x_dev, y_dev, c, k, warm):
     def one(x, y, _j):
-        model = _logreg(c, True).fit(x, y)
-        return model.coef_[0], model.intercept_[0]
+        r = nb_ratio(x, y) if warm["nb"] else None
+        model = _logreg(c, True).fit(_scaled(x, r), y)
+        return model.coef_[0] if r is None else model.coef_[0] * r, model.intercept_[0]
 
     return _per_label(one, x_train, np.asarray(y_train), k)
 
@@ -91,8 +123,9 @@ def _svm(c: float):
 
 
 def _svm_single(x_train, y_train, x_dev, y_dev, c, k, warm):
-    svm = _svm(c).fit(x_train, y_train)
-    coef = svm.coef_  # [1, V] for two classes, else [K, V]
+    r = nb_ratio(x_train, np.asarray(y_train)) if warm["nb"] and k == 2 else None
+    svm = _svm(c).fit(_scaled(x_train, r), y_train)
+    coef = svm.coef_ if r is None else svm.coef_ * r  # [1, V] for two classes, else [K, V]
     a, a0 = _platt(np.asarray(x_dev @ coef.T + svm.intercept_), np.asarray(y_dev))
     if k == 2:  # logit of class 1 = a * score + a0
         return _as_softmax(a @ coef, a @ svm.intercept_ + a0, 2)
@@ -103,9 +136,11 @@ def _svm_multi(x_train, y_train, x_dev, y_dev, c, k, warm):
     y_dev = np.asarray(y_dev)
 
     def one(x, y, j):
-        svm = _svm(c).fit(x, y)
-        a, a0 = _platt(np.asarray(x_dev @ svm.coef_[0] + svm.intercept_[0])[:, None], y_dev[:, j])
-        return a[0, 0] * svm.coef_[0], a[0, 0] * svm.intercept_[0] + a0[0]
+        r = nb_ratio(x, y) if warm["nb"] else None
+        svm = _svm(c).fit(_scaled(x, r), y)
+        coef = svm.coef_[0] if r is None else svm.coef_[0] * r
+        a, a0 = _platt(np.asarray(x_dev @ coef + svm.intercept_[0])[:, None], y_dev[:, j])
+        return a[0, 0] * coef, a[0, 0] * svm.intercept_[0] + a0[0]
 
     return _per_label(one, x_train, np.asarray(y_train), k)
 
