@@ -139,6 +139,32 @@ def gen_one_mb_csv_field(d: Path) -> Path:
     return p
 
 
+def gen_five_mb_document(d: Path) -> Path:
+    """One 5-million-character document among short ones: max_length auto stays bounded."""
+    p = d / "huge.tsv"
+    p.write_bytes(_good_tsv() + f"neg\t{('dull plot ' * 500_000)[:5_000_000]}\n".encode())
+    return p
+
+
+def gen_crlf_in_quoted_fields(d: Path) -> Path:
+    """Windows line breaks, some inside quoted CSV fields."""
+    p = d / "windows.csv"
+    rows = "".join(f'{lab},"{text},\r\nsecond line"\r\n' for lab, text in make_sentiment(24, 0))
+    p.write_bytes(f"label,text\r\n{rows}".encode())
+    return p
+
+
+def gen_long_test(d: Path) -> Path:
+    """A train file whose test texts are all longer than anything in it (train texts: 2-10 words)."""
+    train = d / "short.tsv"
+    train.write_bytes(_good_tsv())
+    test = d / "long_test.tsv"
+    test.write_text(
+        "label\ttext\n" + "".join(f"{lab}\t{(text + ' ') * 80}\n" for lab, text in make_sentiment(20, 3))
+    )
+    return train
+
+
 def gen_one_mb_header(d: Path) -> Path:
     p = d / "oneline.tsv"
     p.write_bytes(("x" * MB).encode())  # one 1 MB line, no newline, no tab
@@ -183,6 +209,7 @@ class Case:
     check: Callable[[Path], None] | None = None  # policy: what the finished run must show
     config: str | None = None  # a YAML file in the corpus, given before the --set overrides
     model: tuple[str, ...] = TINY_MODEL
+    test: str | None = None  # a file the generator wrote beside train, given as data.test
 
 
 def labels_are(*names: str) -> Callable[[Path], None]:
@@ -198,6 +225,25 @@ def skipped(**counts: int) -> Callable[[Path], None]:
     def check(run: Path) -> None:
         found = json.loads((run / "metrics.json").read_text())["data"]["skipped"]
         assert {k: found.get(k) for k in counts} == counts, found
+
+    return check
+
+
+def max_length_is(n: int) -> Callable[[Path], None]:
+    """data.max_length auto chose ``n`` (the family's bound, not the longest text)."""
+
+    def check(run: Path) -> None:
+        assert f"max_length: {n}" in (run / "config.yaml").read_text(encoding="utf-8")
+
+    return check
+
+
+def profile_warns(word: str) -> Callable[[Path], None]:
+    """profile.json holds a warning that says ``word``."""
+
+    def check(run: Path) -> None:
+        warnings = json.loads((run / "profile.json").read_text(encoding="utf-8"))["warnings"]
+        assert any(word in w for w in warnings), warnings
 
     return check
 
@@ -386,6 +432,9 @@ TRAIN_CASES = [
     Case("empty_texts", "empty_texts.tsv", check=skipped(train_empty_text=2)),
     Case("gzip", "gen:gzip", check=labels_are("neg", "pos")),
     Case("one_mb_line", "gen:one_mb_line", sets=("data.max_length=64",), check=small_vocab),
+    Case("five_mb_document", "gen:five_mb_document", check=max_length_is(2048)),
+    Case("crlf_in_quoted_fields", "gen:crlf_in_quoted_fields", check=labels_are("neg", "pos")),
+    Case("test_longer_than_train", "gen:long_test", check=profile_warns("longer"), test="long_test.tsv"),
     Case("one_mb_csv_field", "gen:one_mb_csv_field", sets=("data.max_length=64",), check=small_vocab),
     Case("thucnews_no_class_txt_auto", "thucnews_no_class_txt/train.txt", check=labels_are("0", "1")),
     Case(
@@ -450,6 +499,8 @@ def test_train(case: Case, run_cli, tmp_path):
     run = tmp_path / "run"
     config = [CORPUS / case.config] if case.config else []
     sets = _sets(DATA + str(path), *case.model, *LOOP, *case.sets)
+    if case.test:
+        sets += _sets(f"data.test={path.parent / case.test}")
     code, out, err = run_cli("train", *config, "-o", run, "--quiet", *sets)
     if case.needles:
         assert_user_error(code, err, case.needles)
