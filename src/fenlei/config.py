@@ -18,7 +18,7 @@ from typing import Any, Literal
 
 import yaml
 
-from fenlei.config_types import coerce, in_range, plain, positive
+from fenlei.config_types import check_windows, coerce, in_range, plain, positive
 from fenlei.errors import ConfigError, FenleiError
 
 Metric = Literal[
@@ -46,6 +46,11 @@ class DataConfig:
     # families, the positions of a transformer); the run's config.yaml records the number chosen.
     max_length: int | Literal["auto"] = "auto"
     truncation: Literal["head", "tail", "head+tail"] = "head"  # which tokens of a long text to keep
+    # Transformers: split a text longer than this many tokens (special tokens included) into
+    # overlapping windows and pool their logits into one prediction (model.window_pooling);
+    # the text is still read up to max_length tokens (auto: the longest train text, up to 8,192).
+    window: int | None = None
+    stride: int | None = None  # body tokens from one window's start to the next; null = window / 2
     unlabeled: str | None = None  # a file of unlabelled texts for UDA (one per line, or a text column)
     labeled_per_class: int = 0  # keep N labelled train examples per class, the rest become unlabelled
     # Each text has a list of labels (JSONL list, or label_separator); empty = the catalog data
@@ -66,6 +71,7 @@ class DataConfig:
         if self.max_length != "auto":
             positive("data.max_length", self.max_length)
         positive("data.streaming_threshold_mb", self.streaming_threshold_mb)
+        check_windows(self.window, self.stride)
 
 
 @dataclass

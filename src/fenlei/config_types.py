@@ -110,3 +110,21 @@ def in_range(key: str, value: float, lo: float, hi: float, low_open: bool = Fals
     """Raise a ConfigError naming ``key`` unless ``value`` is in [lo, hi] ((lo, hi] if ``low_open``)."""
     if value > hi or value < lo or (low_open and value == lo):
         raise ConfigError(f"{key} must be in {'(' if low_open else '['}{lo}, {hi}], got {value}")
+
+
+def check_windows(window: int | None, stride: int | None) -> None:
+    """data.window and data.stride: positive, a stride only with a window, never past it."""
+    if window is not None:
+        positive("data.window", window)
+        if window < 3:
+            raise ConfigError(f"data.window {window} leaves no room for text; use at least 16 tokens")
+    if stride is None:
+        return
+    positive("data.stride", stride)
+    if window is None:
+        raise ConfigError("data.stride is the step between windows; set data.window too (e.g. 256)")
+    if stride > window:
+        raise ConfigError(
+            f"data.window {window} is smaller than data.stride {stride}: windows would skip tokens; "
+            f"set data.stride to at most {window} (e.g. {window // 2}, half overlap)"
+        )

@@ -93,6 +93,12 @@ def resolve(cfg: Config, *, in_memory: bool = False) -> Resolved:
             else (f"model {cfg.model.name!r} has no embedding table to fill")
         )
         raise ConfigError(f"model.vectors: {why}; remove it")
+    if cfg.data.window is not None and not family.reads_windows:
+        raise ConfigError(
+            f"data.window splits long texts for transformer families; model {cfg.model.name!r} reads a "
+            f"whole text up to data.max_length tokens (auto: the longest train text, up to "
+            f"{family.length_bound:,}); remove data.window"
+        )
     if cfg.model.extend_vocab and not cfg.model.vectors:
         raise ConfigError("model.extend_vocab needs model.vectors: the words come from the vectors file")
     check_ops("augment.ops", cfg.augment.ops)

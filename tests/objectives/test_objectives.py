@@ -11,8 +11,9 @@ import torch.nn.functional as F
 
 from conftest import FAST, make_objective, make_sentiment
 from fenlei.config import load_config
+from fenlei.data.batching import repeat_batch
 from fenlei.errors import ConfigError
-from fenlei.objectives.rdrop import stack_twice, symmetric_kl
+from fenlei.objectives.rdrop import symmetric_kl
 from fenlei.objectives.uda import tsa_threshold
 from fenlei.resolve import resolve
 
@@ -91,7 +92,7 @@ def test_rdrop_with_dropout_sees_two_different_passes():
     out = _objective("rdrop", rdrop_alpha=5.0)(model, batch)
     assert float(out["kl"]) > 0
     assert torch.allclose(out["loss"], out["ce"] + 5.0 * out["kl"])
-    doubled = stack_twice({**batch, "index": torch.arange(8)})
+    doubled = repeat_batch({**batch, "index": torch.arange(8)})
     assert doubled["x"].shape[0] == 16 and torch.equal(doubled["index"][8:], torch.arange(8))
 
 

@@ -31,6 +31,8 @@ class EncoderSettings:
     truncation: str = "head"
     source: Any = None  # the model family's encoder_source() (None for vocabulary encoders)
     length_bound: int = 2048  # the model family's longest input, for max_length auto
+    window: int | None = None  # data.window: split long texts into windows of this many tokens
+    stride: int | None = None  # data.stride: body tokens between window starts (None: window / 2)
 
 
 class Encoder(Protocol):
@@ -41,6 +43,7 @@ class Encoder(Protocol):
     kind: str  # the tokenizer kind it reports (word, char, jieba, hf)
     pad_id: int
     max_length: int
+    window: int | None  # data.window: long texts come out as data/windows.py Windows
 
     @property
     def vocab_size(self) -> int: ...

@@ -4,6 +4,8 @@ The tokenizer runs once over each split (its fast Rust batch path); sequences ke
 length and are padded per batch, so nothing is padded to ``max_length``. The body of a long
 text is cut by the configured strategy and the model's special tokens ([CLS] ... [SEP],
 <s> ... </s>) are put back around it, so the model never sees more positions than it has.
+With ``data.window`` a text keeps up to ``max_length`` body tokens and is split into
+overlapping windows of ``window`` positions each (data/windows.py).
 """
 
 from __future__ import annotations
@@ -16,7 +18,8 @@ import numpy as np
 
 from fenlei.data.encoders import ENCODERS, EncoderSettings
 from fenlei.data.text import auto_length, truncate
-from fenlei.errors import RunDirError
+from fenlei.data.windows import WINDOWED_LENGTH_BOUND, Windows, split_windows
+from fenlei.errors import ConfigError, RunDirError
 from fenlei.rundir import HF_DIR, TOKENIZER
 
 
@@ -28,7 +31,14 @@ class HFEncoder:
     kind = "hf"
     streamable = False  # a streamed corpus holds a fenlei vocabulary's ids
 
-    def __init__(self, tokenizer, max_length: int, truncation: str = "head") -> None:
+    def __init__(
+        self,
+        tokenizer,
+        max_length: int,
+        truncation: str = "head",
+        window: int | None = None,
+        stride: int | None = None,
+    ) -> None:
         self.tokenizer = tokenizer
         if tokenizer.pad_token_id is None:
             # GPT-style tokenizers have none; any existing special token works because padded
@@ -39,8 +49,12 @@ class HFEncoder:
             else:
                 tokenizer.add_special_tokens({"pad_token": "[PAD]"})
         limit = tokenizer.model_max_length
-        self.max_length = min(max_length, limit) if limit and limit < 1_000_000 else max_length
+        if window is None and limit and limit < 1_000_000:  # windows let a document run past it
+            max_length = min(max_length, limit)
+        self.max_length = max_length
         self.truncation = truncation
+        self.window = window
+        self.stride = stride or (window // 2 if window else None)
         self.pad_id = int(tokenizer.pad_token_id)
         self.prefix, self.suffix = _special_layout(tokenizer)
 
@@ -54,12 +68,23 @@ class HFEncoder:
         """The model's tokenizer (``settings.source``: the tokenizer and the model's position limit);
         returns it and the training texts' ids (tokenised once)."""
         tokenizer, positions = settings.source
+        window, stride = settings.window, settings.stride
+        if window is not None and window > positions:  # (stride vs window: DataConfig checks it)
+            raise ConfigError(
+                f"data.window {window} is longer than the model's {positions} positions; "
+                f"set data.window to at most {positions}"
+            )
+        # without windows a text is one input, bounded by the positions; with windows the
+        # document is read up to WINDOWED_LENGTH_BOUND tokens, window by window
+        bound = min(positions, settings.length_bound) if window is None else WINDOWED_LENGTH_BOUND
         max_length = settings.max_length
-        if max_length == "auto":  # the longest text with its special tokens, within the positions
+        if max_length == "auto":  # the longest text with its special tokens, within the bound
             probe = cls(tokenizer, positions, settings.truncation)
             longest = probe.body_lengths(texts)
-            max_length = auto_length((n + len(probe.prefix) + len(probe.suffix) for n in longest), positions)
-        encoder = cls(tokenizer, min(max_length, positions, settings.length_bound), settings.truncation)
+            max_length = auto_length((n + len(probe.prefix) + len(probe.suffix) for n in longest), bound)
+        elif window is None:
+            max_length = min(max_length, bound)
+        encoder = cls(tokenizer, max_length, settings.truncation, window, stride)
         return encoder, encoder.encode(texts)
 
     def body_lengths(self, texts: Sequence[str]) -> list[int]:
@@ -70,8 +95,11 @@ class HFEncoder:
         ids = self.tokenizer(texts, add_special_tokens=False, truncation=False, verbose=False)["input_ids"]
         return [len(x) for x in ids]
 
-    def encode(self, texts: Sequence[str] | None = None, tokens: list | None = None) -> list[np.ndarray]:
-        """Id arrays (int64) with special tokens, at most ``max_length`` long; ``tokens`` = already done."""
+    def encode(
+        self, texts: Sequence[str] | None = None, tokens: list | None = None
+    ) -> list[np.ndarray | Windows]:
+        """Id arrays (int64) with special tokens, at most ``max_length`` long, or a long text's
+        ``Windows`` when windows are on; ``tokens`` = already done."""
         if tokens is not None:
             return tokens
         texts = [str(t) for t in texts]
@@ -79,16 +107,34 @@ class HFEncoder:
             return []
         body = self.tokenizer(texts, add_special_tokens=False, truncation=False, verbose=False)["input_ids"]
         room = max(1, self.max_length - len(self.prefix) - len(self.suffix))
+        if self.window is not None:
+            return [
+                split_windows(
+                    self.prefix, truncate(ids, room, self.truncation), self.suffix, self.window, self.stride
+                )
+                for ids in body
+            ]
         return [
             np.asarray(self.prefix + truncate(ids, room, self.truncation) + self.suffix, dtype=np.int64)
             for ids in body
         ]
+
+    def tokenize(self, texts: Sequence[str]) -> list[list[int]]:
+        """Each text's ids as read (up to ``max_length``, special tokens once), before any windows."""
+        texts = [str(t) for t in texts]
+        if not texts:
+            return []
+        body = self.tokenizer(texts, add_special_tokens=False, truncation=False, verbose=False)["input_ids"]
+        room = max(1, self.max_length - len(self.prefix) - len(self.suffix))
+        return [self.prefix + truncate(ids, room, self.truncation) + self.suffix for ids in body]
 
     def save(self, run_dir: Path) -> None:
         """The tokenizer files into ``hf/`` and fenlei's settings into ``tokenizer.json``."""
         run_dir = Path(run_dir)
         self.tokenizer.save_pretrained(run_dir / HF_DIR)
         meta = {"type": "hf", "max_length": self.max_length, "truncation": self.truncation}
+        if self.window is not None:
+            meta.update(window=self.window, stride=self.stride)
         (run_dir / TOKENIZER).write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
 
     @classmethod
@@ -104,7 +150,13 @@ class HFEncoder:
             raise RunDirError(
                 f"{run_dir}: the Hugging Face tokenizer in {HF_DIR}/ cannot be loaded ({err})"
             ) from None
-        return cls(tokenizer, meta["max_length"], meta.get("truncation", "head"))
+        return cls(
+            tokenizer,
+            meta["max_length"],
+            meta.get("truncation", "head"),
+            meta.get("window"),
+            meta.get("stride"),
+        )
 
 
 def _special_layout(tokenizer) -> tuple[list[int], list[int]]:

@@ -294,8 +294,8 @@ def profile_run(rd: RunDir, splits, encoder, train_tokens, *, quiet: bool = Fals
     limit = getattr(encoder, "max_length", 0) or None
     tokenize = getattr(encoder, "tokenize", encoder.encode) if limit else None
     lengths = {}
-    if tokenize is not None and train_tokens is not None:
-        lengths["train"] = [len(t) for t in train_tokens[: len(splits.train)]]
+    if tokenize is not None and train_tokens is not None and not encoder.window:
+        lengths["train"] = [len(t) for t in train_tokens[: len(splits.train)]]  # windowed: ask tokenize
     unit = f"{encoder.kind} tokens"
     p = profile_data(splits, tokenize=tokenize, token_lengths=lengths, token_unit=unit, max_length=limit)
     rd.write_json(PROFILE, p.to_dict())

@@ -30,6 +30,8 @@ _ANALYZER_KEYS = ("analyzer", "ngram_range", "lowercase", "token_pattern")
 class TfidfEncoder:
     """The n-gram vocabulary and idf of a TfidfVectorizer fitted on train."""
 
+    window = None  # windows are a transformer encoder's (hf_encoder.py)
+
     encoder_type = "tfidf"
     streamable = False  # the vocabulary and idf need every train text at once
 

@@ -23,6 +23,8 @@ from fenlei.rundir import TOKENIZER, VOCAB
 class VocabEncoder:
     """Tokenise, look up ids, truncate to ``max_length`` by the ``truncation`` strategy."""
 
+    window = None  # windows are a transformer encoder's (hf_encoder.py)
+
     encoder_type = "vocab"
     streamable = True  # a streamed corpus is tokenised into this encoder's ids on disk
 

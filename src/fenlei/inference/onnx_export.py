@@ -2,8 +2,10 @@
 checked against the torch model on the run's own texts.
 
 The graph takes ``input_ids`` [batch, length] and ``lengths`` [batch] (int64) and returns the
-probabilities. Batch and length are dynamic where ``torch.export`` can keep them so; a model
-whose graph fixes the length (DPCNN's pyramid, the attention RNNs) is exported at
+probabilities; a run with ``data.window`` also takes ``windows`` [documents] (int64: how many
+rows of the batch are each document's windows, data/windows.py) and returns one row per
+document. Batch and length are dynamic where ``torch.export`` can keep them so; a model whose
+graph fixes the length (DPCNN's pyramid, the attention RNNs) is exported at
 ``data.max_length`` and the ONNX predictor pads every batch to it, which the models' masking
 makes exact.
 """
@@ -19,6 +21,7 @@ import numpy as np
 import torch
 
 from fenlei.data.batching import collate
+from fenlei.data.windows import Windows
 from fenlei.errors import FenleiError
 from fenlei.inference.predictor import Predictor
 from fenlei.rundir import ONNX as ONNX_FILE
@@ -37,8 +40,13 @@ class _Probabilities(torch.nn.Module):
         super().__init__()
         self.model, self.task = model, task
 
-    def forward(self, input_ids: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
-        logits = self.model({"input_ids": input_ids, "lengths": lengths})
+    def forward(
+        self, input_ids: torch.Tensor, lengths: torch.Tensor, windows: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        batch = {"input_ids": input_ids, "lengths": lengths}
+        if windows is not None:
+            batch["windows"] = windows
+        logits = self.model(batch)
         return self.task.probabilities(logits.float())
 
 
@@ -59,7 +67,7 @@ def export_onnx(run_dir: str | Path, quantize: str | None = None, max_texts: int
     fixed = _export(module, predictor, texts, run_dir / ONNX_FILE)
     meta: dict = {
         "opset": OPSET,
-        "inputs": ["input_ids", "lengths"],
+        "inputs": _input_names(predictor),
         "output": "probabilities",
         "fixed_length": fixed,
         "min_length": MIN_LENGTH,
@@ -101,12 +109,32 @@ def export_onnx(run_dir: str | Path, quantize: str | None = None, max_texts: int
     return meta
 
 
+def _input_names(predictor: Predictor) -> list[str]:
+    return ["input_ids", "lengths"] + (["windows"] if predictor.encoder.window else [])
+
+
+def _example(predictor: Predictor, texts: list[str]) -> dict[str, torch.Tensor]:
+    """A batch of varied lengths (batch > 1); with windows, one document of several windows."""
+    picked = sorted(texts, key=len)[-4:] + ["a"]
+    if predictor.encoder.window:
+        long = " ".join(picked) or "a"
+        for _ in range(16):  # doubled until it takes more than one window
+            if isinstance(predictor.encoder.encode([long])[0], Windows):
+                break
+            long = f"{long} {long}"
+        picked.append(long)
+    example = collate(predictor.encoder.encode(picked), predictor.encoder.pad_id, None)
+    if predictor.encoder.window and "windows" not in example:  # a window as long as max_length
+        example["windows"] = torch.ones(len(picked), dtype=torch.int64)
+    return example
+
+
 def _export(module: torch.nn.Module, predictor: Predictor, texts: list[str], path: Path) -> int | None:
     """Export with dynamic batch and length; if the graph cannot keep the length dynamic, export at
     ``data.max_length``. Returns the fixed length, or None."""
-    seqs = predictor.encoder.encode(sorted(texts, key=len)[-4:] + ["a"])  # varied lengths, batch > 1
-    example = collate(seqs, predictor.encoder.pad_id, None)
-    ids, lengths = example["input_ids"], example["lengths"]
+    example = _example(predictor, texts)
+    ids, lengths, windows = example["input_ids"], example["lengths"], example.get("windows")
+    names = _input_names(predictor)
     # Shapes below the example's length may take other branches (a CNN padding a text shorter
     # than its widest filter), so the ONNX predictor pads every batch to at least MIN_LENGTH;
     # the models' masking makes extra padding exact.
@@ -114,32 +142,41 @@ def _export(module: torch.nn.Module, predictor: Predictor, texts: list[str], pat
         ids = torch.nn.functional.pad(ids, (0, MIN_LENGTH - ids.shape[1]), value=predictor.encoder.pad_id)
     batch_dim = torch.export.Dim("batch", min=1, max=65536)
     length_dim = torch.export.Dim("length", min=1, max=1 << 16)
+    docs = {"windows": {0: torch.export.Dim("documents", min=1, max=65536)}} if windows is not None else {}
+    args = (ids, lengths) if windows is None else (ids, lengths, windows)
     try:
         _onnx_export(
             module,
-            (ids, lengths),
-            {"input_ids": {0: batch_dim, 1: length_dim}, "lengths": {0: batch_dim}},
+            args,
+            {"input_ids": {0: batch_dim, 1: length_dim}, "lengths": {0: batch_dim}, **docs},
+            names,
             path,
         )
-        if _same_at_other_lengths(path, module, ids, lengths, predictor.encoder.pad_id):
+        if _same_at_other_lengths(path, module, ids, lengths, windows, predictor.encoder.pad_id):
             return None
     except Exception:  # the length got specialised (or could not be traced): fall back below
         pass
     fixed = int(predictor.config.data.max_length)
+    if predictor.encoder.window:
+        raise FenleiError(
+            "the windowed model did not export with a dynamic length; export it without data.window"
+        )
     if ids.shape[1] > fixed:
         raise FenleiError(f"example batch longer than data.max_length ({fixed}); cannot export")
     ids = torch.nn.functional.pad(ids, (0, fixed - ids.shape[1]), value=predictor.encoder.pad_id)
-    _onnx_export(module, (ids, lengths), {"input_ids": {0: batch_dim}, "lengths": {0: batch_dim}}, path)
+    _onnx_export(
+        module, (ids, lengths), {"input_ids": {0: batch_dim}, "lengths": {0: batch_dim}}, names, path
+    )
     return fixed
 
 
-def _onnx_export(module, args, dynamic_shapes, path: Path) -> None:
+def _onnx_export(module, args, dynamic_shapes, names: list[str], path: Path) -> None:
     with warnings.catch_warnings(), torch.inference_mode(False), torch.no_grad():
         warnings.simplefilter("ignore")
         program = torch.onnx.export(
             module,
             args,
-            input_names=["input_ids", "lengths"],
+            input_names=names,
             output_names=["probabilities"],
             dynamic_shapes=dynamic_shapes,
             opset_version=OPSET,
@@ -149,26 +186,36 @@ def _onnx_export(module, args, dynamic_shapes, path: Path) -> None:
         program.save(str(path), external_data=False)
 
 
-def _same_at_other_lengths(path: Path, module, ids: torch.Tensor, lengths: torch.Tensor, pad_id: int) -> bool:
+def _same_at_other_lengths(
+    path: Path, module, ids: torch.Tensor, lengths: torch.Tensor, windows: torch.Tensor | None, pad_id: int
+) -> bool:
     """True when onnxruntime gives torch's probabilities for batches padded longer and shorter
-    than the export example. Running is not enough: a loop unrolled for the example's length
-    (DPCNN's pyramid) still runs at other lengths, with the wrong number of stages."""
+    than the export example (and, windowed, other window counts). Running is not enough: a loop
+    unrolled for the example's length (DPCNN's pyramid) still runs at other lengths, with the
+    wrong number of stages."""
     import onnxruntime as ort
 
     session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     longest = int(lengths.argmax())
     real = ids[longest, : int(lengths[longest])]
     tiled = real.repeat(4)[: 4 * len(real) + 3].unsqueeze(0)  # a longer real text, not just more padding
+    one = torch.ones(1, dtype=torch.int64)
+    short = lengths == lengths.min()
     cases = [
-        (torch.nn.functional.pad(ids, (0, 2 * ids.shape[1] + 7), value=pad_id), lengths),
-        (tiled, torch.tensor([tiled.shape[1]])),
-        (ids[lengths == lengths.min()][:1], lengths[lengths == lengths.min()][:1]),  # one short text
+        (torch.nn.functional.pad(ids, (0, 2 * ids.shape[1] + 7), value=pad_id), lengths, windows),
+        (tiled, torch.tensor([tiled.shape[1]]), one),
+        (ids[short][:1], lengths[short][:1], one),  # one short text
     ]
+    if windows is not None:  # every row its own document; then all rows one document
+        rows = torch.ones(len(lengths), dtype=torch.int64)
+        cases += [(ids, lengths, rows), (ids, lengths, torch.tensor([len(lengths)]))]
     try:
-        for case_ids, case_lengths in cases:
+        for case_ids, case_lengths, case_windows in cases:
+            args = (case_ids, case_lengths) if windows is None else (case_ids, case_lengths, case_windows)
             with torch.no_grad():
-                want = module(case_ids, case_lengths).numpy()
-            got = session.run(None, {"input_ids": case_ids.numpy(), "lengths": case_lengths.numpy()})[0]
+                want = module(*args).numpy()
+            feed = dict(zip(["input_ids", "lengths", "windows"], (a.numpy() for a in args), strict=False))
+            got = session.run(None, feed)[0]
             if got.shape != want.shape or np.abs(got - want).max() > 1e-4:
                 return False
     except Exception:

@@ -48,6 +48,7 @@ class OnnxPredictor(Predictor):
         # Every batch is padded to the exported length (fixed) or at least the minimum length.
         self.pad_to = meta.get("fixed_length") or meta.get("min_length") or 0
         self.backend = "onnx-int8" if want_int8 else "onnx"
+        self.windowed = "windows" in meta.get("inputs", [])
         self.model = None
 
     def _forward(self, batch: dict) -> np.ndarray:
@@ -55,4 +56,9 @@ class OnnxPredictor(Predictor):
         if ids.shape[1] < self.pad_to:
             ids = np.pad(ids, ((0, 0), (0, self.pad_to - ids.shape[1])), constant_values=self.encoder.pad_id)
         inputs = {"input_ids": ids.astype(np.int64), "lengths": batch["lengths"].numpy().astype(np.int64)}
+        if self.windowed:  # a batch of texts that each fit one window carries no counts
+            counts = batch.get("windows")
+            inputs["windows"] = (
+                np.ones(len(ids), np.int64) if counts is None else counts.numpy().astype(np.int64)
+            )
         return self.session.run(None, inputs)[0]

@@ -2,7 +2,9 @@
 
 Contract (DESIGN.md §3): ``forward(batch) -> logits [B, C]``; no loss inside models.
 A batch is a dict of tensors: ``input_ids`` [B, T] (padded with ``pad_id``),
-``lengths`` [B] (true lengths, >= 1), and optionally ``labels`` [B].
+``lengths`` [B] (true lengths, >= 1), and optionally ``labels`` [B]. A family that
+``reads_windows`` may also get ``windows`` [B]: then ``input_ids`` has one row per window
+(data/windows.py) and ``forward`` still returns one row of logits per text.
 """
 
 from __future__ import annotations
@@ -36,6 +38,8 @@ class TextModel(nn.Module):
     takes_vectors: ClassVar[bool] = True  # builds an embedding table that model.vectors can fill
     # data.max_length auto: at most this many tokens (a whole IMDb review, not a 5 MB log file)
     length_bound: ClassVar[int] = 2048
+    # takes data.window: forward pools the logits of a document's windows (``windows`` in the batch)
+    reads_windows: ClassVar[bool] = False
     pretrained_weights: ClassVar[bool] = False  # starts from pretrained weights (no model.init, no vectors)
     encoder_type: ClassVar[str] = "vocab"  # vocab (fenlei tokenizer + vocabulary) | hf (the model's own)
 

@@ -19,6 +19,7 @@ from torch import nn
 from fenlei.errors import ModelError
 from fenlei.models import register_model
 from fenlei.models.base import ModelParams, TextModel, check_choice, check_dropout, length_mask
+from fenlei.models.window_pooling import POOLINGS, pool_windows
 from fenlei.rundir import HF_DIR
 
 _LAYER_RE = re.compile(r"\.layers?\.(\d+)\.")
@@ -35,6 +36,8 @@ class TransformerParams(ModelParams):
     head_lr_mult: learning-rate multiplier of the new classification layer.
     layer_decay: layer-wise LR decay: layer i from the top learns at lr * layer_decay**i; 1 = off.
     freeze_encoder: train the head only.
+    window_pooling: with data.window, how a document's window logits become one: mean | max |
+        attention (weights from a learned score of each window's representation, uniform at start).
     """
 
     pretrained: str = "minilm-l6"
@@ -43,11 +46,13 @@ class TransformerParams(ModelParams):
     head_lr_mult: float = 1.0
     layer_decay: float = 1.0
     freeze_encoder: bool = False
+    window_pooling: str = "mean"
 
     def __post_init__(self) -> None:
         if not isinstance(self.pretrained, str) or not self.pretrained:
             raise ModelError("model.pretrained must name an encoder, e.g. minilm-l6 or a local folder")
         check_choice("pooling", self.pooling, ("cls", "mean"))
+        check_choice("window_pooling", self.window_pooling, POOLINGS)
         if self.dropout is not None:
             check_dropout("dropout", self.dropout)
         for key in ("head_lr_mult", "layer_decay"):
@@ -71,6 +76,7 @@ class Transformer(TextModel):
     takes_vectors: ClassVar[bool] = False  # the encoder brings its own embeddings
     length_bound: ClassVar[int] = 1_000_000  # the position table bounds it
     ddp_find_unused: ClassVar[bool] = True  # e.g. BERT's pooler, which the head may not read
+    reads_windows: ClassVar[bool] = True
 
     def __init__(
         self,
@@ -106,6 +112,11 @@ class Transformer(TextModel):
             self.hf.resize_token_embeddings(vocab_size)
         self.embedding = self.hf.get_input_embeddings()
         self.embed_dim = self.embedding.embedding_dim
+        if params.window_pooling == "attention":
+            hidden = getattr(config, "hidden_size", None) or self.embed_dim
+            self.window_scorer = nn.Linear(hidden, 1)
+            nn.init.zeros_(self.window_scorer.weight)  # every window weighs the same at the start
+            nn.init.zeros_(self.window_scorer.bias)
         self.num_layers = int(getattr(config, "num_hidden_layers", 0) or 0)
         base = self.base_model
         if params.freeze_encoder:
@@ -152,12 +163,21 @@ class Transformer(TextModel):
     def forward(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
         ids = batch["input_ids"]
         mask = length_mask(batch["lengths"].to(ids.device), ids.shape[1])
+        windows = batch.get("windows")
+        scored = windows is not None and self.params.window_pooling == "attention"
         if self.head is None:
-            return self.hf(input_ids=ids, attention_mask=mask.long()).logits
-        hidden = self.hf(input_ids=ids, attention_mask=mask.long()).last_hidden_state
-        weights = mask.unsqueeze(-1).to(hidden.dtype)
-        pooled = (hidden * weights).sum(1) / weights.sum(1).clamp(min=1.0)
-        return self.head(self.dropout(pooled))
+            out = self.hf(input_ids=ids, attention_mask=mask.long(), output_hidden_states=scored)
+            logits = out.logits
+            rep = out.hidden_states[-1][:, 0] if scored else None  # the [CLS] position
+        else:
+            hidden = self.hf(input_ids=ids, attention_mask=mask.long()).last_hidden_state
+            weights = mask.unsqueeze(-1).to(hidden.dtype)
+            rep = (hidden * weights).sum(1) / weights.sum(1).clamp(min=1.0)
+            logits = self.head(self.dropout(rep))
+        if windows is None:
+            return logits
+        scores = self.window_scorer(rep).squeeze(-1) if scored else None
+        return pool_windows(logits, windows, self.params.window_pooling, scores)
 
     def lr_scale(self, name: str) -> float:
         """Learning-rate multiplier of parameter ``name``: head multiplier, else layer-wise decay."""

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
+from fenlei.data.batching import repeat_batch
 from fenlei.errors import ConfigError
 from fenlei.objectives import Context, ObjectiveParams, register_objective
 from fenlei.objectives.supervised import CrossEntropy, supervised_loss
@@ -26,15 +27,6 @@ def symmetric_kl(logits_a: torch.Tensor, logits_b: torch.Tensor) -> torch.Tensor
     return 0.5 * (kl_ab + kl_ba)
 
 
-def stack_twice(batch: dict) -> dict:
-    """The batch with every per-example tensor repeated: rows [0, B) and [B, 2B) are the same texts."""
-    size = batch["labels"].shape[0]
-    return {
-        k: torch.cat([v, v]) if isinstance(v, torch.Tensor) and v.dim() and v.shape[0] == size else v
-        for k, v in batch.items()
-    }
-
-
 class RDrop:
     """Cross-entropy of two dropout passes plus ``alpha`` x their symmetric KL."""
 
@@ -43,7 +35,7 @@ class RDrop:
         self.alpha = alpha
 
     def __call__(self, model: torch.nn.Module, batch: dict) -> dict[str, torch.Tensor]:
-        logits_a, logits_b = model(stack_twice(batch)).chunk(2)
+        logits_a, logits_b = model(repeat_batch(batch, 2)).chunk(2)
         labels = batch["labels"]
         ce = 0.5 * (self.ce.loss(logits_a, labels) + self.ce.loss(logits_b, labels))
         kl = symmetric_kl(logits_a, logits_b)

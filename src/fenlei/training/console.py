@@ -36,6 +36,11 @@ class PlanLine(Callback):
         length = f", max_length {encoder.max_length}" if encoder.max_length else " (whole texts)"
         if encoder.max_length and self.auto_length:
             length += " (auto: the longest training text, within the model's bound)"
+        if encoder.window:
+            pooling = cfg.model.params.get("window_pooling", "mean")
+            length += (
+                f", windows of {encoder.window} every {encoder.stride} tokens ({pooling} of their logits)"
+            )
         console.print(
             f"[bold]{cfg.model.name}[/] on {len(splits.train)} train / {len(splits.dev)} dev / "
             f"{test} test texts, {len(splits.labels)} labels; tokenizer {encoder.kind}{length}, "

@@ -12,7 +12,9 @@ def fit_encoder(cfg: Config, family, texts: list[str]) -> tuple[Encoder, list]:
     """The family's kind of encoder, fitted on the training texts, and those texts tokenised."""
     d = cfg.data
     source = family.encoder_source(cfg.model.params)
-    settings = EncoderSettings(cfg.tokenizer, d.max_length, d.truncation, source, family.length_bound)
+    settings = EncoderSettings(
+        cfg.tokenizer, d.max_length, d.truncation, source, family.length_bound, d.window, d.stride
+    )
     encoder, tokens = encoder_class(family.encoder_type).fit(texts, settings)
     if d.max_length == "auto" and encoder.max_length:  # config.yaml records the length chosen
         d.max_length = int(encoder.max_length)

@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from fenlei.data.batching import batch_texts
 from fenlei.errors import TrainingInterrupted
 from fenlei.evaluation.metrics import is_better
 from fenlei.task import SingleLabel, Task
@@ -142,7 +143,7 @@ class Trainer:
                     out = self.objective(self.train_model, batch)
                     self.scaler.scale(out["loss"] / cfg.accumulate).backward()
                 state.batch_in_epoch = bi + 1
-                n = int(batch["input_ids"].shape[0])
+                n = batch_texts(batch)
                 state.epoch_seen += n
                 parts = _scalars(out)
                 for k, v in parts.items():
