@@ -154,6 +154,14 @@ def gen_crlf_in_quoted_fields(d: Path) -> Path:
     return p
 
 
+def gen_conflicting_labels(d: Path) -> Path:
+    """The same three texts given both labels, twice each, among good rows."""
+    p = d / "conflicts.tsv"
+    clash = "".join(f"{lab}\tthe very same words {i}\n" for i in range(3) for lab in ("neg", "pos"))
+    p.write_bytes(_good_tsv() + clash.encode())
+    return p
+
+
 def gen_long_test(d: Path) -> Path:
     """A train file whose test texts are all longer than anything in it (train texts: 2-10 words)."""
     train = d / "short.tsv"
@@ -397,6 +405,25 @@ TRAIN_CASES = [
     Case("unknown_config_key", "good.tsv", ("train.colour", "unknown key"), config="unknown_key.yaml"),
     Case("wrong_config_type", "good.tsv", ("train.batch_size",), ("train.batch_size=big",)),
     Case("unknown_model", "good.tsv", ("'bert9'", "textcnn"), model=("model.name=bert9",)),
+    # long documents (issue 20): windows are checked against the stride, the positions, the family
+    Case(
+        "window_smaller_than_stride",
+        "good.tsv",
+        ("data.window 8 is smaller than data.stride 12",),
+        ("data.window=8", "data.stride=12"),
+    ),
+    Case(
+        "window_on_a_classic_family",
+        "good.tsv",
+        ("data.window splits long texts", "model 'fasttext' reads a whole text"),
+        ("data.window=64",),
+    ),
+    Case(
+        "window_past_the_positions",
+        "good.tsv",
+        ("data.window 1000 is longer than the model's 512 positions",),
+        model=("model.name=transformer", "model.pretrained=minilm-l6", "data.window=1000"),
+    ),
     Case(
         "unknown_pretrained_folder",
         "good.tsv",
@@ -435,6 +462,11 @@ TRAIN_CASES = [
     Case("five_mb_document", "gen:five_mb_document", check=max_length_is(2048)),
     Case("crlf_in_quoted_fields", "gen:crlf_in_quoted_fields", check=labels_are("neg", "pos")),
     Case("test_longer_than_train", "gen:long_test", check=profile_warns("longer"), test="long_test.tsv"),
+    Case(
+        "conflicting_labels",
+        "gen:conflicting_labels",
+        check=profile_warns("texts occur in train with different labels"),
+    ),
     Case("one_mb_csv_field", "gen:one_mb_csv_field", sets=("data.max_length=64",), check=small_vocab),
     Case("thucnews_no_class_txt_auto", "thucnews_no_class_txt/train.txt", check=labels_are("0", "1")),
     Case(

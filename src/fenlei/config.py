@@ -161,7 +161,9 @@ class TrainConfig:
     """The loop: length, batch, evaluation, early stopping, seeds."""
 
     epochs: int = 10  # passes over the training data
-    batch_size: int = 64  # examples per optimiser step (before accumulation)
+    # examples per optimiser step (before accumulation); auto: the model family's own (64, 32 for
+    # transformers), halved until an epoch has 50 steps, at least 16; config.yaml records it
+    batch_size: int | Literal["auto"] = "auto"
     eval_batch_size: int = 0  # examples per batch when evaluating or predicting; 0 = the model's default
     lr: float = 1e-3  # peak learning rate
     seed: int = 42  # seeds python, numpy and torch
@@ -192,7 +194,8 @@ class TrainConfig:
 
     def __post_init__(self) -> None:
         for key in ("epochs", "batch_size", "accumulate"):
-            positive(f"train.{key}", getattr(self, key))
+            if getattr(self, key) != "auto":
+                positive(f"train.{key}", getattr(self, key))
         if self.lr <= 0:
             raise ConfigError("train.lr must be > 0")
         nonneg = ("eval_batch_size", "grad_clip", "eval_every", "patience", "min_delta", "threads")

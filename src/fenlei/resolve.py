@@ -102,6 +102,8 @@ def resolve(cfg: Config, *, in_memory: bool = False) -> Resolved:
     if cfg.model.extend_vocab and not cfg.model.vectors:
         raise ConfigError("model.extend_vocab needs model.vectors: the words come from the vectors file")
     check_ops("augment.ops", cfg.augment.ops)
+    if streamed and cfg.train.batch_size == "auto":  # the corpus is batched before it is counted
+        cfg.train.batch_size = family.batch_size
     return Resolved(cfg, task, spec, params, family, streamed)
 
 

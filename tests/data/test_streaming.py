@@ -85,6 +85,7 @@ def config(tmp_path, train: str, **data) -> Config:
         "data": {"train": train, "streaming": True, **data},
         "model": {"name": "fasttext"},
         "tokenizer": tok,
+        "train": {"batch_size": 64},  # what resolve gives a streamed run's batch_size: auto
     }
     return Config.from_dict(raw)
 

@@ -32,6 +32,8 @@ class TextModel(nn.Module):
     tokenizer_kinds: ClassVar[tuple[str, ...]] = ("word", "char", "jieba")
     # Inference batch when train.eval_batch_size is 0: large for the cheap classic models.
     eval_batch_size: ClassVar[int] = 256
+    # train.batch_size auto: this, made smaller for a small train set (training/auto_defaults.py)
+    batch_size: ClassVar[int] = 64
     # DDP must look for parameters a step leaves without gradient (costs a graph walk per step).
     ddp_find_unused: ClassVar[bool] = False
     closed_form: ClassVar[bool] = False  # fitted by its own ``fit`` (tfidf), not by the training loop
@@ -76,6 +78,12 @@ class TextModel(nn.Module):
     def encoder_source(cls, params: dict) -> Any:
         """What this family's encoder is built from (data/encoders.py); vocabulary encoders need nothing."""
         return None
+
+    @classmethod
+    def fill_from_data(cls, params: dict, ngrams) -> dict:
+        """``params`` with any ``auto`` value made a number from the train data; ``ngrams`` counts
+        its distinct n-grams (training/auto_defaults.py NgramCounter)."""
+        return params
 
     @classmethod
     def saved_params(cls, params: dict, run_dir: Path) -> dict:
@@ -153,6 +161,37 @@ def check_int(key: str, value: object, minimum: int = 1) -> None:
     if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
         bound = "> 0" if minimum == 1 else f">= {minimum}"
         raise ModelError(f"model.{key} must be an integer {bound}, got {value!r}")
+
+
+# Hashed n-gram tables at "auto": one bucket per distinct train n-gram (rounded up to a power of
+# two), at least 2**14, at most 2**19 rows: past that the dense table and its Adam state cost
+# more memory and time per step than the fewer collisions give back. Unknown (a streamed
+# corpus): the most.
+NGRAM_BUCKETS_MIN, NGRAM_BUCKETS_MAX = 1 << 14, 1 << 19
+
+
+def auto_buckets(distinct: int | None) -> int:
+    """Rows of a hashed n-gram table for ``distinct`` train n-grams (see NGRAM_BUCKETS_MAX)."""
+    if distinct is None:
+        return NGRAM_BUCKETS_MAX
+    size = 1 << max(int(distinct) - 1, 1).bit_length()
+    return min(max(size, NGRAM_BUCKETS_MIN), NGRAM_BUCKETS_MAX)
+
+
+def fill_buckets(params: dict, key: str, ngrams) -> dict:
+    """``params`` with ``params[key]`` made a number when it is auto: from the distinct 2- to
+    ``params["ngrams"]``-grams of train (no n-grams: the minimum, an unused table)."""
+    if params.get(key) != "auto":
+        return params
+    counts = [ngrams.distinct(n) for n in range(2, int(params.get("ngrams", 1)) + 1)]
+    distinct = None if None in counts else sum(counts)
+    return {**params, key: auto_buckets(distinct) if counts else NGRAM_BUCKETS_MIN}
+
+
+def check_buckets(key: str, value: object) -> None:
+    """``auto`` or an integer > 0."""
+    if value != "auto":
+        check_int(key, value)
 
 
 def check_dropout(key: str, value: object) -> None:

@@ -13,8 +13,10 @@ from fenlei.models import register_model
 from fenlei.models.base import (
     ModelParams,
     TextModel,
+    check_buckets,
     check_dropout,
     check_int,
+    fill_buckets,
     hashed_ngrams,
     length_mask,
 )
@@ -25,14 +27,15 @@ class FastTextParams(ModelParams):
     """Parameters of ``fasttext``.
 
     ngrams: longest word n-gram used (1 = words only, 2 = + bigrams, 3 = + trigrams).
-    buckets: size of the hashed n-gram embedding table.
+    buckets: size of the hashed n-gram embedding table; auto = one row per distinct train
+        n-gram, between 2**14 and 2**19 (models/base.py auto_buckets).
     ngram_dim: n-gram embedding size; null means the word embedding size.
     hidden: width of one ReLU hidden layer before the output; 0 = linear classifier.
     dropout: dropout on the pooled features (and the hidden layer).
     """
 
     ngrams: int = 2
-    buckets: int = 50_000
+    buckets: int | str = "auto"
     ngram_dim: int | None = None
     hidden: int = 0
     dropout: float = 0.0
@@ -41,7 +44,7 @@ class FastTextParams(ModelParams):
         check_int("ngrams", self.ngrams)
         if self.ngrams > 3:
             raise ModelError(f"model.ngrams must be 1, 2 or 3, got {self.ngrams!r}")
-        check_int("buckets", self.buckets)
+        check_buckets("buckets", self.buckets)
         if self.ngram_dim is not None:
             check_int("ngram_dim", self.ngram_dim)
         check_int("hidden", self.hidden, minimum=0)
@@ -60,6 +63,11 @@ class FastText(TextModel):
         "hidden": 0,
         "dropout": 0.1,
     }
+
+    @classmethod
+    def fill_from_data(cls, params: dict, ngrams) -> dict:
+        """buckets auto: from the distinct word n-grams of train, up to ``ngrams``-grams."""
+        return fill_buckets(params, "buckets", ngrams)
 
     def __init__(self, params: FastTextParams, vocab_size: int, num_classes: int, **kw) -> None:
         super().__init__(params, vocab_size, num_classes, **kw)

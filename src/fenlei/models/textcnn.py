@@ -13,9 +13,11 @@ from fenlei.models import register_model
 from fenlei.models.base import (
     ModelParams,
     TextModel,
+    check_buckets,
     check_choice,
     check_dropout,
     check_int,
+    fill_buckets,
     hashed_ngrams,
     length_mask,
 )
@@ -33,7 +35,8 @@ class TextCNNParams(ModelParams):
     static_copy: Kim's multichannel variant: a frozen copy of the (pretrained) embeddings is
         fed alongside the fine-tuned ones, so fine-tuning cannot drift words away from their vectors.
     ngrams: 1 = tokens only; 2 (3) adds a channel of the hashed bi(+tri)grams starting at each token.
-    ngram_buckets: size of the hashed n-gram embedding table (used when ngrams > 1).
+    ngram_buckets: size of the hashed n-gram embedding table (used when ngrams > 1); auto = one
+        row per distinct train n-gram, between 2**14 and 2**19 (models/base.py auto_buckets).
     ngram_dim: n-gram channel size; null means the token embedding size.
     pooling: max (max over time) or max_mean (max and length-masked mean, concatenated).
     word_dropout: while training, the share of token positions whose input vectors are zeroed.
@@ -45,7 +48,7 @@ class TextCNNParams(ModelParams):
     dropout: float = 0.5
     static_copy: bool = False
     ngrams: int = 1
-    ngram_buckets: int = 50_000
+    ngram_buckets: int | str = "auto"
     ngram_dim: int | None = None
     pooling: str = "max"
     word_dropout: float = 0.0
@@ -65,7 +68,7 @@ class TextCNNParams(ModelParams):
         check_int("ngrams", self.ngrams)
         if self.ngrams > 3:
             raise ModelError(f"model.ngrams must be 1, 2 or 3, got {self.ngrams!r}")
-        check_int("ngram_buckets", self.ngram_buckets)
+        check_buckets("ngram_buckets", self.ngram_buckets)
         if self.ngram_dim is not None:
             check_int("ngram_dim", self.ngram_dim)
         check_choice("pooling", self.pooling, POOLINGS)
@@ -81,6 +84,11 @@ class TextCNN(TextModel):
 
     params_class = TextCNNParams
     tiny = {"filter_sizes": (2, 3), "num_filters": 8, "dropout": 0.1}
+
+    @classmethod
+    def fill_from_data(cls, params: dict, ngrams) -> dict:
+        """ngram_buckets auto: from the distinct word n-grams of train (when ngrams > 1)."""
+        return fill_buckets(params, "ngram_buckets", ngrams)
 
     def __init__(self, params: TextCNNParams, vocab_size: int, num_classes: int, **kw) -> None:
         super().__init__(params, vocab_size, num_classes, **kw)

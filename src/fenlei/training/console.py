@@ -20,10 +20,18 @@ class PlanLine(Callback):
     """Prints what is about to train (data sizes, tokenizer, parameters, vectors, processes)."""
 
     def __init__(
-        self, cfg: Config, splits, encoder, vec_info: dict, dist=SINGLE, auto_length: bool = False
+        self,
+        cfg: Config,
+        splits,
+        encoder,
+        vec_info: dict,
+        dist=SINGLE,
+        auto_length: bool = False,
+        auto: dict | None = None,
     ) -> None:
         self.cfg, self.splits, self.encoder, self.vec_info, self.dist = cfg, splits, encoder, vec_info, dist
         self.auto_length = auto_length
+        self.auto = auto or {}  # settings left at auto and what the train data made of them
 
     def on_train_begin(self, trainer) -> None:
         from rich.console import Console
@@ -46,6 +54,11 @@ class PlanLine(Callback):
             f"{test} test texts, {len(splits.labels)} labels; tokenizer {encoder.kind}{length}, "
             f"vocab {encoder.vocab_size}, {params:,} parameters; skipped: {skipped}"
         )
+        if self.auto:
+            chosen = ", ".join(
+                f"{k} {v:,}" if isinstance(v, int) else f"{k} {v}" for k, v in self.auto.items()
+            )
+            console.print(f"from the train data (auto): {chosen}")
         if vec_info:
             console.print(
                 f"vectors {vec_info['vectors']} ({vec_info['vectors_dim']}d): "

@@ -31,6 +31,7 @@ from fenlei.resolve import Resolved, resolve
 from fenlei.rundir import CHECKPOINTS, HISTORY, TENSORBOARD, RunDir
 from fenlei.training import callbacks as cb
 from fenlei.training import distributed
+from fenlei.training.auto_defaults import fill_auto
 from fenlei.training.console import PlanLine, default_run_dir, final_line
 from fenlei.training.determinism import deterministic, seed_everything
 from fenlei.training.encoding import build_embeddings, fit_encoder
@@ -97,6 +98,10 @@ def _train(cfg, run_dir, given, user_callbacks, *, quiet: bool, resume: bool, ct
     data, encoder, train_b, all_tokens = _data(r, rd, given, resume, ctx)
     splits = data.splits
     embeddings, vec_info = build_embeddings(cfg, encoder)
+    n_train = len(data.texts)  # what is batched: train after the dev split, with augmented copies
+    ids = (lambda: encoder.encode(tokens=all_tokens[:n_train])) if all_tokens is not None else None
+    chosen = fill_auto(cfg, r.model_class, n_train, ids, encoder.vocab_size)
+    data.notes.update({f"{k}_auto": v for k, v in chosen.items()})  # metrics.json says what auto chose
     seed_everything(cfg.train.seed)  # model init must not depend on what loading consumed
     model = create_model(
         cfg.model.name,
@@ -150,7 +155,7 @@ def _train(cfg, run_dir, given, user_callbacks, *, quiet: bool, resume: bool, ct
             profile_run(rd, splits, encoder, all_tokens, quiet=quiet)  # profile.json; warnings on stderr
         elif data.cache is not None and data.cache.resolve() != (rd / AUGMENT_DIR).resolve():
             shutil.rmtree(data.cache, ignore_errors=True)  # rank 0 keeps the run's copy
-        plan = PlanLine(cfg, splits, encoder, vec_info, ctx, "max_length_auto" in data.notes)
+        plan = PlanLine(cfg, splits, encoder, vec_info, ctx, "max_length_auto" in data.notes, chosen)
         callbacks = _callbacks(cfg, rd, main, quiet, plan, loop=not r.model_class.closed_form)
         trainer = Trainer(
             model,

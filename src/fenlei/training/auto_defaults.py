@@ -1,0 +1,67 @@
+"""Settings left at ``auto`` that are read off the training data once it is encoded:
+``train.batch_size`` and a family's hashed n-gram buckets (``TextModel.fill_from_data``).
+The numbers chosen go into config.yaml, so evaluate, predict and a resumed run use them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import numpy as np
+
+from fenlei.config import Config
+
+# train.batch_size auto: the family's own batch (TextModel.batch_size), halved until an epoch
+# has at least this many steps, never under BATCH_FLOOR: a few hundred texts still get updates
+STEPS_PER_EPOCH = 50
+BATCH_FLOOR = 16
+
+
+def auto_batch_size(family_batch: int, n_train: int) -> int:
+    """The family's batch, or a power of two small enough for STEPS_PER_EPOCH steps."""
+    size = int(family_batch)
+    while size > BATCH_FLOOR and n_train < STEPS_PER_EPOCH * size:
+        size //= 2
+    return max(size, min(BATCH_FLOOR, int(family_batch)))
+
+
+class NgramCounter:
+    """Distinct n-grams of token ids in the train texts (what the models hash), counted once per
+    order when a family asks; ``ids`` encodes the train texts then (None: unknown, streamed)."""
+
+    def __init__(self, ids: Callable[[], Sequence[np.ndarray]] | None, vocab_size: int) -> None:
+        self.ids, self.vocab_size = ids, vocab_size
+        self.tokens: Sequence[np.ndarray] | None = None
+        self._counts: dict[int, int] = {}
+
+    def distinct(self, n: int) -> int | None:
+        """How many different n-grams (2 <= n <= 3) the train texts hold; None if unknown (streamed)."""
+        if self.ids is None:
+            return None
+        if self.tokens is None:
+            self.tokens = self.ids()
+        if n not in self._counts:
+            v = np.int64(self.vocab_size)
+            keys = []
+            for seq in self.tokens:
+                s = np.asarray(seq, dtype=np.int64)
+                if len(s) >= n:
+                    key = s[: len(s) - n + 1].copy()
+                    for k in range(1, n):
+                        key = key * v + s[k : len(s) - n + 1 + k]
+                    keys.append(key)
+            self._counts[n] = int(len(np.unique(np.concatenate(keys)))) if keys else 0
+        return self._counts[n]
+
+
+def fill_auto(cfg: Config, family, n_train: int, ids, vocab_size: int) -> dict[str, object]:
+    """Replace the ``auto`` values of ``cfg`` (batch size, the family's data-driven params) with
+    numbers; ``ids`` gives the encoded train texts when asked. Returns what was chosen."""
+    chosen: dict[str, object] = {}
+    if cfg.train.batch_size == "auto":
+        cfg.train.batch_size = auto_batch_size(family.batch_size, n_train)
+        chosen["batch_size"] = cfg.train.batch_size
+    filled = family.fill_from_data(dict(cfg.model.params), NgramCounter(ids, vocab_size))
+    chosen.update({k: v for k, v in filled.items() if cfg.model.params.get(k) != v})
+    cfg.model.params = filled
+    return chosen
