@@ -38,7 +38,8 @@ def test_ngram_counter_counts_distinct_id_ngrams_once():
 
 def test_buckets_follow_the_distinct_ngrams_within_bounds():
     assert auto_buckets(100) == NGRAM_BUCKETS_MIN
-    assert auto_buckets(100_000) == 131_072  # the next power of two
+    assert auto_buckets(20_000) == 32_768  # the next power of two
+    assert auto_buckets(100_000) == NGRAM_BUCKETS_MAX == 65_536
     assert auto_buckets(50_000_000) == NGRAM_BUCKETS_MAX
     assert auto_buckets(None) == NGRAM_BUCKETS_MAX
     counter = NgramCounter(lambda: [np.arange(40_000)], vocab_size=50_000)

@@ -28,7 +28,7 @@ class FastTextParams(ModelParams):
 
     ngrams: longest word n-gram used (1 = words only, 2 = + bigrams, 3 = + trigrams).
     buckets: size of the hashed n-gram embedding table; auto = one row per distinct train
-        n-gram, between 2**14 and 2**19 (models/base.py auto_buckets).
+        n-gram, between 2**14 and 2**16 (models/base.py auto_buckets).
     ngram_dim: n-gram embedding size; null means the word embedding size.
     hidden: width of one ReLU hidden layer before the output; 0 = linear classifier.
     dropout: dropout on the pooled features (and the hidden layer).

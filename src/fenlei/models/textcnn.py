@@ -36,7 +36,7 @@ class TextCNNParams(ModelParams):
         fed alongside the fine-tuned ones, so fine-tuning cannot drift words away from their vectors.
     ngrams: 1 = tokens only; 2 (3) adds a channel of the hashed bi(+tri)grams starting at each token.
     ngram_buckets: size of the hashed n-gram embedding table (used when ngrams > 1); auto = one
-        row per distinct train n-gram, between 2**14 and 2**19 (models/base.py auto_buckets).
+        row per distinct train n-gram, between 2**14 and 2**16 (models/base.py auto_buckets).
     ngram_dim: n-gram channel size; null means the token embedding size.
     pooling: max (max over time) or max_mean (max and length-masked mean, concatenated).
     word_dropout: while training, the share of token positions whose input vectors are zeroed.
