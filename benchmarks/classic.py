@@ -73,6 +73,24 @@ def run_one(recipe: str, seed: int, out: Path, extra: list[str]) -> dict:
     }
 
 
+def fenlei_train(sets: list[str], run_dir: Path) -> dict:
+    """``fenlei train -o RUN_DIR --overwrite --quiet --set ...`` in its own process: the run's
+    metrics.json as ``metrics``, its model name and the wall seconds; or ``error``, the last line."""
+    cmd = [sys.executable, "-m", "fenlei", "train", "-o", str(run_dir), "--overwrite", "--quiet"]
+    cmd += [x for item in sets for x in ("--set", item)]
+    t0 = time.perf_counter()
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    if proc.returncode != 0:
+        return {"error": (proc.stderr.strip().splitlines() or ["?"])[-1]}
+    import yaml
+
+    return {
+        "metrics": json.loads((run_dir / "metrics.json").read_text()),
+        "model": yaml.safe_load((run_dir / "config.yaml").read_text())["model"]["name"],
+        "wall_seconds": time.perf_counter() - t0,
+    }
+
+
 def run_meta() -> dict:
     """Date, commit and machine, for the header of a results file."""
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=ROOT)

@@ -21,13 +21,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import subprocess
 import sys
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from classic import ROOT, merge_results, run_meta  # noqa: E402
+from classic import ROOT, fenlei_train, merge_results, run_meta  # noqa: E402
 
 OUT = ROOT / "runs" / "bench-imdb"
 RESULTS = ROOT / "benchmarks" / "results" / "imdb.json"
@@ -62,24 +61,17 @@ def fenlei_run(system: str, out: Path, threads: int = 0) -> dict:
         sets += D2L[system]
     elif system != "default":
         sets.append(f"model.name={system}")
-    run = out / system
-    cmd = [sys.executable, "-m", "fenlei", "train", "-o", str(run), "--overwrite", "--quiet"]
-    cmd += [x for s in sets for x in ("--set", s)]
-    t0 = time.perf_counter()
-    proc = subprocess.run(cmd, capture_output=True, text=True)
-    if proc.returncode != 0:
-        return {"error": (proc.stderr.strip().splitlines() or ["?"])[-1]}
-    m = json.loads((run / "metrics.json").read_text())
-    import yaml
-
-    model = yaml.safe_load((run / "config.yaml").read_text())["model"]["name"]
+    done = fenlei_train(sets, out / system)
+    if "error" in done:
+        return {"error": done["error"]}
+    m = done["metrics"]
     return {
         "accuracy": m["test"]["accuracy"],
         "macro_f1": m["test"]["macro_f1"],
         "train_seconds": m["train"]["seconds"],
         "texts_per_second": m["test"].get("texts_per_second"),
-        "wall_seconds": time.perf_counter() - t0,
-        "model": model,
+        "wall_seconds": done["wall_seconds"],
+        "model": done["model"],
         "overrides": sets,
     }
 

@@ -18,13 +18,12 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
-import subprocess
 import sys
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from classic import ROOT, merge_results, run_meta  # noqa: E402
+from classic import ROOT, fenlei_train, merge_results, run_meta  # noqa: E402
 
 SHARED = ROOT.parent / "shared" / "data"
 OUT = ROOT / "runs" / "bench-no-recipe"
@@ -44,23 +43,18 @@ def files(name: str) -> tuple[Path, Path]:
 
 def fenlei_run(name: str, seed: int) -> dict:
     train, test = files(name)
-    run = OUT / f"{name}-s{seed}"
-    cmd = [sys.executable, "-m", "fenlei", "train", "-o", str(run), "--overwrite", "--quiet"]
-    cmd += ["--set", f"data.train={train}", "--set", f"data.test={test}"]
+    sets = [f"data.train={train}", f"data.test={test}"]
     if seed != 1:  # seed 1 is the default: the first run names nothing but the files
-        cmd += ["--set", f"train.seed={seed}"]
-    t0 = time.perf_counter()
-    proc = subprocess.run(cmd, capture_output=True, text=True)
-    if proc.returncode != 0:
-        return {"error": (proc.stderr.strip().splitlines() or ["?"])[-1]}
-    m = json.loads((run / "metrics.json").read_text())
-    import yaml
-
+        sets.append(f"train.seed={seed}")
+    done = fenlei_train(sets, OUT / f"{name}-s{seed}")
+    if "error" in done:
+        return {"error": done["error"]}
+    m = done["metrics"]
     return {
         "accuracy": m["test"]["accuracy"],
-        "model": yaml.safe_load((run / "config.yaml").read_text())["model"]["name"],
+        "model": done["model"],
         "train_seconds": m["train"]["seconds"],
-        "wall_seconds": time.perf_counter() - t0,
+        "wall_seconds": done["wall_seconds"],
     }
 
 

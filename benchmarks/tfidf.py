@@ -15,14 +15,15 @@ from __future__ import annotations
 
 import argparse
 import json
-import subprocess
 import sys
 import time
 from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from classic import ROOT, fenlei_train  # noqa: E402
+
 SHARED = ROOT.parent / "shared" / "data"
 SETS = ["sst2", "mr", "thucnews", "imdb", "reuters21578"]
 CATALOG = {"imdb", "reuters21578"}  # fetched through the catalog; the others are ../shared/data files
@@ -38,20 +39,16 @@ def fenlei_tfidf(name: str, out: Path) -> dict:
             f"data.test={SHARED / name / 'test.tsv'}",
         ]
     )
-    run = out / f"{name}-tfidf"
-    cmd = [sys.executable, "-m", "fenlei", "train", "-o", str(run), "--overwrite", "--quiet"]
-    for item in [*data, "model.name=tfidf", "train.tensorboard=false", "train.report=false"]:
-        cmd += ["--set", item]
-    t0 = time.perf_counter()
-    proc = subprocess.run(cmd, capture_output=True, text=True)
-    if proc.returncode != 0:
-        return {"error": (proc.stderr.strip().splitlines() or ["?"])[-1]}
-    m = json.loads((run / "metrics.json").read_text())
+    sets = [*data, "model.name=tfidf", "train.tensorboard=false", "train.report=false"]
+    done = fenlei_train(sets, out / f"{name}-tfidf")
+    if "error" in done:
+        return {"error": done["error"]}
+    m = done["metrics"]
     return {
         "accuracy": m["test"]["accuracy"],
         "micro_f1": m["test"].get("micro_f1"),
         "train_seconds": m["train"]["seconds"],
-        "wall_seconds": time.perf_counter() - t0,
+        "wall_seconds": done["wall_seconds"],
         "C": m["train"]["closed_form"]["C"],
         "features": m["train"]["closed_form"]["features"],
     }

@@ -16,13 +16,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import subprocess
 import sys
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from classic import ROOT, merge_results, run_meta  # noqa: E402
+from classic import ROOT, fenlei_train, merge_results, run_meta  # noqa: E402
 
 OUT = ROOT / "runs" / "bench-windows"
 RESULTS = ROOT / "benchmarks" / "results" / "windows.json"
@@ -67,14 +65,10 @@ def run(mode: str, train: Path, test: Path, args, out: Path) -> dict:
         sets.append(f"data.max_length={args.window}")
     else:
         sets += [f"data.window={args.window}", f"model.window_pooling={mode.removeprefix('windows-')}"]
-    run_dir = out / mode
-    cmd = [sys.executable, "-m", "fenlei", "train", "-o", str(run_dir), "--overwrite", "--quiet"]
-    cmd += [x for s in sets for x in ("--set", s)]
-    t0 = time.perf_counter()
-    proc = subprocess.run(cmd, capture_output=True, text=True)
-    if proc.returncode != 0:
-        return {"mode": mode, "error": (proc.stderr.strip().splitlines() or ["?"])[-1]}
-    m = json.loads((run_dir / "metrics.json").read_text())
+    done = fenlei_train(sets, out / mode)
+    if "error" in done:
+        return {"mode": mode, "error": done["error"]}
+    m = done["metrics"]
     return {
         "mode": mode,
         "train_reviews": args.train,
@@ -84,7 +78,7 @@ def run(mode: str, train: Path, test: Path, args, out: Path) -> dict:
         "dev_accuracy": m["dev"]["accuracy"],
         "train_seconds": m["train"]["seconds"],
         "test_texts_per_second": m["test"].get("texts_per_second"),
-        "wall_seconds": time.perf_counter() - t0,
+        "wall_seconds": done["wall_seconds"],
     }
 
 
