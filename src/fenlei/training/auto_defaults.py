@@ -5,7 +5,7 @@ The numbers chosen go into config.yaml, so evaluate, predict and a resumed run u
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -27,19 +27,16 @@ def auto_batch_size(family_batch: int, n_train: int) -> int:
 
 class NgramCounter:
     """Distinct n-grams of token ids in the train texts (what the models hash), counted once per
-    order when a family asks; ``ids`` encodes the train texts then (None: unknown, streamed)."""
+    order when a family asks; ``tokens`` None: unknown (a streamed corpus)."""
 
-    def __init__(self, ids: Callable[[], Sequence[np.ndarray]] | None, vocab_size: int) -> None:
-        self.ids, self.vocab_size = ids, vocab_size
-        self.tokens: Sequence[np.ndarray] | None = None
+    def __init__(self, tokens: Sequence[np.ndarray] | None, vocab_size: int) -> None:
+        self.tokens, self.vocab_size = tokens, vocab_size
         self._counts: dict[int, int] = {}
 
     def distinct(self, n: int) -> int | None:
         """How many different n-grams (2 <= n <= 3) the train texts hold; None if unknown (streamed)."""
-        if self.ids is None:
-            return None
         if self.tokens is None:
-            self.tokens = self.ids()
+            return None
         if n not in self._counts:
             v = np.int64(self.vocab_size)
             keys = []
@@ -54,14 +51,14 @@ class NgramCounter:
         return self._counts[n]
 
 
-def fill_auto(cfg: Config, family, n_train: int, ids, vocab_size: int) -> dict[str, object]:
+def fill_auto(cfg: Config, family, n_train: int, train_seqs, vocab_size: int) -> dict[str, object]:
     """Replace the ``auto`` values of ``cfg`` (batch size, the family's data-driven params) with
-    numbers; ``ids`` gives the encoded train texts when asked. Returns what was chosen."""
+    numbers, from the train texts' ids ``train_seqs`` (None when streamed). Returns what was chosen."""
     chosen: dict[str, object] = {}
     if cfg.train.batch_size == "auto":
         cfg.train.batch_size = auto_batch_size(family.batch_size, n_train)
         chosen["batch_size"] = cfg.train.batch_size
-    filled = family.fill_from_data(dict(cfg.model.params), NgramCounter(ids, vocab_size))
+    filled = family.fill_from_data(dict(cfg.model.params), NgramCounter(train_seqs, vocab_size))
     chosen.update({k: v for k, v in filled.items() if cfg.model.params.get(k) != v})
     cfg.model.params = filled
     return chosen

@@ -99,8 +99,9 @@ def _train(cfg, run_dir, given, user_callbacks, *, quiet: bool, resume: bool, ct
     splits = data.splits
     embeddings, vec_info = build_embeddings(cfg, encoder)
     n_train = len(data.texts)  # what is batched: train after the dev split, with augmented copies
-    ids = (lambda: encoder.encode(tokens=all_tokens[:n_train])) if all_tokens is not None else None
-    chosen = fill_auto(cfg, r.model_class, n_train, ids, encoder.vocab_size)
+    # the train texts' ids, once: the auto settings count their n-grams, the batches hold them
+    train_seqs = encoder.encode(tokens=all_tokens[:n_train]) if all_tokens is not None else None
+    chosen = fill_auto(cfg, r.model_class, n_train, train_seqs, encoder.vocab_size)
     data.notes.update({f"{k}_auto": v for k, v in chosen.items()})  # metrics.json says what auto chose
     seed_everything(cfg.train.seed)  # model init must not depend on what loading consumed
     model = create_model(
@@ -122,7 +123,7 @@ def _train(cfg, run_dir, given, user_callbacks, *, quiet: bool, resume: bool, ct
     eval_objective = build_objective(ObjectiveConfig(name=task.default_objective), octx)
     if train_b is None:
         train_b = Batches(
-            encoder.encode(tokens=all_tokens[: len(data.texts)]),
+            train_seqs,
             data.ids,
             cfg.train.batch_size,
             encoder.pad_id,
