@@ -91,6 +91,13 @@ def fenlei_train(sets: list[str], run_dir: Path) -> dict:
     }
 
 
+def saved_rows(path: Path, key: str, order: list[str]) -> tuple[dict, list[dict]]:
+    """A results file's meta and its rows, sorted by ``order`` of each row's ``key`` (others last)."""
+    results = json.loads(path.read_text())
+    rank = {name: i for i, name in enumerate(order)}
+    return results["meta"], sorted(results["rows"], key=lambda r: rank.get(r[key], len(rank)))
+
+
 def run_meta() -> dict:
     """Date, commit and machine, for the header of a results file."""
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=ROOT)

@@ -26,7 +26,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from classic import ROOT, fenlei_train, merge_results, run_meta  # noqa: E402
+from classic import ROOT, fenlei_train, merge_results, run_meta, saved_rows  # noqa: E402
 
 OUT = ROOT / "runs" / "bench-imdb"
 RESULTS = ROOT / "benchmarks" / "results" / "imdb.json"
@@ -190,9 +190,7 @@ def main() -> None:
         print(json.dumps(row), file=sys.stderr, flush=True)
         # after each row, so a long run that is stopped keeps what it measured
         merge_results(RESULTS, [row], meta, ("system",))
-    results = json.loads(RESULTS.read_text())
-    order = {s: i for i, s in enumerate(systems)}
-    rows = sorted(results["rows"], key=lambda r: order.get(r["system"], 99))
+    _, rows = saved_rows(RESULTS, "system", systems)
     print(f"{meta['machine']}; {meta['date']}; commit {meta['commit']}\n\n{table(rows)}")
 
 

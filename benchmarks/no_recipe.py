@@ -23,7 +23,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from classic import ROOT, fenlei_train, merge_results, run_meta  # noqa: E402
+from classic import ROOT, fenlei_train, merge_results, run_meta, saved_rows  # noqa: E402
 
 SHARED = ROOT.parent / "shared" / "data"
 OUT = ROOT / "runs" / "bench-no-recipe"
@@ -124,10 +124,8 @@ def main() -> None:
             row = {"set": name, "fenlei": runs, "sklearn": sklearn_runs(name)}
             print(json.dumps(row), file=sys.stderr, flush=True)
             merge_results(RESULTS, [row], meta, ("set",))
-    results = json.loads(RESULTS.read_text())
-    order = {s: i for i, s in enumerate(SETS)}
-    rows = sorted(results["rows"], key=lambda r: order.get(r["set"], 99))
-    print(f"{results['meta']['machine']}; {results['meta']['date']}\n\n{table(rows)}")
+    meta, rows = saved_rows(RESULTS, "set", SETS)
+    print(f"{meta['machine']}; {meta['date']}\n\n{table(rows)}")
 
 
 if __name__ == "__main__":
