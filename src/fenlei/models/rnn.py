@@ -17,6 +17,7 @@ from fenlei.models.base import (
     check_int,
     length_mask,
 )
+from fenlei.models.rnn_unpacked import run_rnn_unpacked
 
 # Keys both recurrent models accept, so one dict serves the tests of both.
 
@@ -64,12 +65,13 @@ def make_rnn(
 def run_rnn(rnn: nn.RNNBase, x: torch.Tensor, lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """Per-step outputs ``[B, T, D]`` (zero past each length) and final hidden ``[layers*dirs, B, H]``.
 
-    Packing keeps padding out of the recurrence, so the backward direction starts at each
-    text's real last token and extra padding cannot change anything.
+    Padding stays out of the recurrence, so the backward direction starts at each text's real
+    last token and extra padding cannot change anything. On CUDA that is packing (cuDNN runs
+    packed batches natively); on CPU a packed batch falls off oneDNN's fused kernel onto a
+    per-step loop about 9x slower, and ``torch.export`` cannot trace packing at all, so both
+    use the unpacked computation, which gives the same result.
     """
-    if torch.compiler.is_exporting():  # torch.export cannot trace packing; same result without it
-        from fenlei.models.rnn_unpacked import run_rnn_unpacked
-
+    if x.device.type == "cpu" or torch.compiler.is_exporting():
         return run_rnn_unpacked(rnn, x, lengths)
     packed = pack_padded_sequence(x, lengths.cpu(), batch_first=True, enforce_sorted=False)
     out, hidden = rnn(packed)

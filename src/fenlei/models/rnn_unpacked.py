@@ -1,16 +1,20 @@
-"""The packed-sequence RNN computed without packing, for ``torch.export`` (ONNX export).
+"""The packed-sequence RNN computed without packing: the CPU path and ``torch.export``'s.
 
-``torch.export`` cannot trace ``pack_padded_sequence``. Padding only ever follows the real
+``torch.export`` cannot trace ``pack_padded_sequence``, and on CPU a packed LSTM runs a
+per-step loop about 9x slower than the fused kernel over a padded batch (2-layer BiLSTM,
+64 x 500 tokens: 8 s against 0.9 s a training step). Padding only ever follows the real
 tokens, so the forward direction can run over the padded batch and read its final state at
 each text's last token; the backward direction runs over each text reversed *within its own
 length* (padding stays at the end) and is un-reversed the same way. The result equals the
-packed computation (eval mode: no dropout between layers), at any batch size and length.
+packed computation at any batch size and length; in training, dropout between stacked layers
+is applied as ``nn.LSTM`` does (its own random draws, so not bit-equal to the packed path).
 """
 
 from __future__ import annotations
 
 import torch
 from torch import nn
+from torch.nn import functional as F
 
 
 def run_rnn_unpacked(
@@ -29,6 +33,8 @@ def run_rnn_unpacked(
     finals = []
     layer_in = x
     for layer in range(rnn.num_layers):
+        if layer and rnn.training and rnn.dropout:  # nn.LSTM's dropout on every layer's input but the first
+            layer_in = F.dropout(layer_in, rnn.dropout, training=True)
         outs = []
         for direction in range(directions):
             suffix = f"_l{layer}" + ("_reverse" if direction else "")
