@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from fenlei.inference import load
     from fenlei.inference.predictor import Predictor
     from fenlei.training.pipeline import train
+    from fenlei.tuning.study import tune
 
 _LAZY = {
     "TextClassifier": "fenlei.api",
@@ -26,6 +27,7 @@ _LAZY = {
     "load": "fenlei.inference",
     "train": "fenlei.training.pipeline",
     "evaluate_file": "fenlei.evaluation.evaluate",
+    "tune": "fenlei.tuning.study",
 }
 
 
@@ -46,4 +48,5 @@ __all__ = [
     "load",
     "load_config",
     "train",
+    "tune",
 ]

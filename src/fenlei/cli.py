@@ -1,4 +1,4 @@
-"""The ``fenlei`` command: train, evaluate, predict, compare, report, serve, export, data, models.
+"""The ``fenlei`` command: train, evaluate, predict, compare, tune, report, serve, export, data, models.
 
 A FenleiError (anything the user can fix) prints as one line and exits with code 2.
 """
@@ -221,6 +221,43 @@ def report(
 
 
 @app.command()
+def tune(
+    config: str = typer.Argument(None, help="YAML recipe to start from; omit to start from the defaults."),
+    set_: list[str] = SetOpt,
+    output: Path = typer.Option(..., "--output", "-o", help="Folder of the study, its trials and best.yaml."),
+    time_: str = typer.Option("30m", "--time", help="Budget of this search: 90s, 30m, 1.5h (hard)."),
+    trials: int = typer.Option(None, "--trials", help="Stop after this many finished trials."),
+    metric: str = typer.Option(None, "--metric", help="Dev metric to optimise (default: train.metric)."),
+    max_size: str = typer.Option(None, "--max-size", help="Reject models larger than this, e.g. 20MB."),
+    max_latency_ms: float = typer.Option(None, "--max-latency-ms", help="Reject models slower per text."),
+    storage: str = typer.Option(
+        None,
+        "--storage",
+        help="Optuna storage URL shared by several workers (default sqlite:///OUT/study.db).",
+    ),
+    refit: bool = typer.Option(False, "--refit", help="Train the best config again on train + dev."),
+    seed: int = typer.Option(0, "--seed", help="Seed of the TPE sampler."),
+) -> None:
+    """Search the recipe's space with Optuna (TPE, median pruning) within a time budget; resumable."""
+    from fenlei.tuning.limits import parse_duration, parse_size_mb
+    from fenlei.tuning.study import TuneOptions, run_tune
+
+    opts = TuneOptions(
+        time_s=parse_duration(time_),
+        trials=trials,
+        metric=metric,
+        max_size_mb=parse_size_mb(max_size) if max_size else None,
+        max_latency_ms=max_latency_ms,
+        storage=storage,
+        refit=refit,
+        seed=seed,
+    )
+    result = run_tune(config, set_ or [], output, opts)
+    if result.refit_run is not None:
+        print(f"refit: {result.refit_run}")
+
+
+@app.command()
 def models() -> None:
     """List registered models and objectives with their parameters and defaults."""
     import dataclasses
@@ -233,11 +270,23 @@ def models() -> None:
         cls = model_class(name)
         params = ", ".join(f"{f.name}={_default(f)}" for f in dataclasses.fields(cls.params_class))
         print(f"  {name:<12} [{'/'.join(cls.tokenizer_kinds)}] {params}")
+        print(f"  {'':<12} tune: {_space_line(cls.params_class, 'model', not cls.closed_form)}")
     print("objectives (objective.name):")
     for name in list_objectives():
         spec = objective_spec(name)
         params = ", ".join(f"{f.name}={_default(f)}" for f in dataclasses.fields(spec.params_class))
         print(f"  {name:<14} [{spec.needs.labels}] {params or '-'}  {spec.description}")
+        space = _space_line(spec.params_class, "objective", False)
+        if space != "-":
+            print(f"  {'':<14} tune: {space}")
+
+
+def _space_line(params_class: type, section: str, loop: bool) -> str:
+    """The search space ``fenlei tune`` uses for a family or an objective, in one line."""
+    from fenlei.tuning.space import LOOP_SPACE, declared_space, merge_spaces
+
+    space = merge_spaces(LOOP_SPACE if loop else {}, declared_space(params_class, section))
+    return ", ".join(f"{k} {d.describe()}" for k, d in space.items()) or "-"
 
 
 def _default(f) -> str:

@@ -18,6 +18,7 @@ from typing import Any, Literal
 
 import yaml
 
+from fenlei.config_raw import apply_override, resolve_paths
 from fenlei.config_types import check_windows, coerce, in_range, plain, positive
 from fenlei.errors import ConfigError, FenleiError
 
@@ -224,6 +225,19 @@ class AugmentConfig:
         positive("augment.neighbours", self.neighbours)
 
 
+@dataclass
+class TuneConfig:
+    """``fenlei tune``: how a recipe narrows its family's search space (``fenlei models`` shows it).
+
+    space maps a key to ``[low, high]`` or ``{low, high, log}`` (numeric), a list of choices
+    (a choice key), ``{choices: [...]}`` or one fixed value; a key outside the family's space
+    needs a full range.
+    """
+
+    space: dict[str, Any] = field(default_factory=dict)
+    keys: list[str] | None = None  # tune only these keys of the space; null = all of them
+
+
 SECTIONS: dict[str, type] = {
     "data": DataConfig,
     "tokenizer": TokenizerConfig,
@@ -232,6 +246,7 @@ SECTIONS: dict[str, type] = {
     "optim": OptimConfig,
     "train": TrainConfig,
     "augment": AugmentConfig,
+    "tune": TuneConfig,
 }
 # Sections whose unknown keys are the family's (model) or the objective's own parameters.
 _OPEN_SECTIONS = {"model": ModelConfig, "objective": ObjectiveConfig}
@@ -250,6 +265,7 @@ class Config:
     optim: OptimConfig = field(default_factory=OptimConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
     augment: AugmentConfig = field(default_factory=AugmentConfig)
+    tune: TuneConfig = field(default_factory=TuneConfig)
 
     @classmethod
     def from_dict(cls, raw: dict[str, Any] | None, where: str = "config") -> Config:
@@ -321,50 +337,10 @@ def load_config(path: str | Path | None = None, overrides: list[str] | None = No
             raise ConfigError(f"{path}{at}: not valid YAML ({getattr(err, 'problem', err)})") from None
         if not isinstance(raw, dict):
             raise ConfigError(f"{path}: expected a mapping of sections ({', '.join(SECTIONS)})")
-        raw = _resolve_paths(raw, path.parent)
+        raw = resolve_paths(raw, path.parent)
     for item in overrides or []:
         apply_override(raw, item)
     return Config.from_dict(raw, where)
-
-
-def apply_override(raw: dict[str, Any], item: str) -> None:
-    """Apply one ``section.key=value`` override to nested raw config data (value parsed as YAML)."""
-    if "=" not in item:
-        raise ConfigError(f"--set {item!r}: expected section.key=value, e.g. train.lr=3e-5")
-    key, _, text = item.partition("=")
-    parts = key.strip().split(".")
-    if len(parts) != 2 or not all(parts):
-        raise ConfigError(f"--set {item!r}: the key must be section.key, e.g. train.epochs=5")
-    try:
-        value = yaml.safe_load(text) if text.strip() else None
-    except yaml.YAMLError:
-        value = text
-    section = raw.setdefault(parts[0], {})
-    if not isinstance(section, dict):
-        raise ConfigError(f"{parts[0]}: expected a mapping")
-    section[parts[1]] = value
-
-
-# Paths in a config file are relative to the file, so recipes run from any directory.
-_PATH_KEYS = {"data": ("train", "dev", "test", "unlabeled")}
-
-
-def _resolve_paths(raw: dict[str, Any], base: Path) -> dict[str, Any]:
-    for section, keys in _PATH_KEYS.items():
-        sec = raw.get(section)
-        if not isinstance(sec, dict):
-            continue
-        for key in keys:
-            value = sec.get(key)
-            if isinstance(value, str) and value and not Path(value).expanduser().is_absolute():
-                sec[key] = str((base / value).resolve())
-    for section in ("model", "augment"):  # vectors: a packaged name stays, a file path resolves
-        sec = raw.get(section)
-        vec = sec.get("vectors") if isinstance(sec, dict) else None
-        looks_like_path = isinstance(vec, str) and ("/" in vec or vec.endswith((".vec", ".txt", ".bin")))
-        if looks_like_path and not Path(vec).expanduser().is_absolute():
-            sec["vectors"] = str((base / vec).resolve())
-    return raw
 
 
 def _build_section(name: str, cls: type, raw: Any) -> Any:

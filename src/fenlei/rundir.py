@@ -59,6 +59,8 @@ STATE_TENSORS = "state.safetensors"
 PREDICTOR_FILES = (CONFIG, LABELS, MODEL)
 # What a copy of a finished run can leave out: training scratch, not needed to predict.
 SCRATCH = (CHECKPOINTS, TENSORBOARD, AUGMENT, CORPUS)
+# The run's records, not what a predictor loads: left out of a model's size.
+RECORDS = (METRICS, HISTORY, PREDICTIONS, PROFILE, REPORT, PLOTS, FAILED, ONNX, ONNX_META)
 # history.csv columns that are bookkeeping, not a loss part or a metric.
 HISTORY_KEYS = ("step", "epoch", "split", "lr", "n")
 
@@ -115,6 +117,17 @@ class RunDir:
             shutil.rmtree(self.path / TENSORBOARD, ignore_errors=True)
         self.path.mkdir(parents=True, exist_ok=True)
         (self.path / FAILED).unlink(missing_ok=True)
+
+    def model_bytes(self) -> int:
+        """Bytes of the files a predictor loads (everything but scratch, records and exports)."""
+        skip = {*SCRATCH, *RECORDS}
+        return sum(
+            f.stat().st_size
+            for top in self.path.iterdir()
+            if top.name not in skip
+            for f in ([top] if top.is_file() else top.rglob("*"))
+            if f.is_file()
+        )
 
     def mark_failed(self, message: str) -> None:
         """Leave FAILED with ``message``, so that nobody mistakes the run for a finished one."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 import torch
 import torch.nn.functional as F
@@ -10,6 +11,7 @@ from torch import nn
 
 from fenlei.models import register_model
 from fenlei.models.base import ModelParams, TextModel, check_dropout, check_int, length_mask
+from fenlei.tuning.space import Float, Int
 
 
 @dataclass
@@ -22,6 +24,11 @@ class DPCNNParams(ModelParams):
 
     num_filters: int = 250
     dropout: float = 0.2
+    search_space: ClassVar[dict] = {
+        "train.lr": Float(3e-4, 5e-3, log=True),
+        "num_filters": Int(100, 300, log=True),
+        "dropout": Float(0.1, 0.5),
+    }
 
     def __post_init__(self) -> None:
         check_int("num_filters", self.num_filters)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 import torch
 import torch.nn.functional as F
@@ -20,6 +21,7 @@ from fenlei.models.base import (
     hashed_ngrams,
     length_mask,
 )
+from fenlei.tuning.space import Choice, Float, Int
 
 
 @dataclass
@@ -39,6 +41,13 @@ class FastTextParams(ModelParams):
     ngram_dim: int | None = None
     hidden: int = 0
     dropout: float = 0.0
+    search_space: ClassVar[dict] = {
+        "train.lr": Float(1e-3, 5e-2, log=True),
+        "train.epochs": Int(2, 20),
+        "ngrams": Choice(1, 2, 3),
+        "model.embed_dim": Choice(50, 100, 200),
+        "dropout": Float(0.0, 0.5),
+    }
 
     def __post_init__(self) -> None:
         check_int("ngrams", self.ngrams)

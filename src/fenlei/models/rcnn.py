@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 import torch
 from torch import nn
@@ -10,6 +11,7 @@ from torch import nn
 from fenlei.models import register_model
 from fenlei.models.base import ModelParams, TextModel, check_dropout, check_int, length_mask
 from fenlei.models.rnn import make_rnn, run_rnn
+from fenlei.tuning.space import Float, Int
 
 
 @dataclass
@@ -24,6 +26,11 @@ class TextRCNNParams(ModelParams):
     hidden_size: int = 128
     num_layers: int = 1
     dropout: float = 0.5
+    search_space: ClassVar[dict] = {
+        "train.lr": Float(3e-4, 5e-3, log=True),
+        "hidden_size": Int(64, 256, log=True),
+        "dropout": Float(0.1, 0.6),
+    }
 
     def __post_init__(self) -> None:
         check_int("hidden_size", self.hidden_size)

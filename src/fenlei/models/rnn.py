@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 import torch
 from torch import nn
@@ -18,6 +19,7 @@ from fenlei.models.base import (
     length_mask,
 )
 from fenlei.models.rnn_unpacked import run_rnn_unpacked
+from fenlei.tuning.space import Choice, Float, Int
 
 # Keys both recurrent models accept, so one dict serves the tests of both.
 
@@ -38,6 +40,12 @@ class RNNEncoderParams(ModelParams):
     num_layers: int = 2
     bidirectional: bool = True
     dropout: float = 0.5
+    search_space: ClassVar[dict] = {
+        "train.lr": Float(3e-4, 5e-3, log=True),
+        "hidden_size": Int(64, 256, log=True),
+        "num_layers": Int(1, 2),
+        "dropout": Float(0.1, 0.6),
+    }
 
     def __post_init__(self) -> None:
         check_choice("cell", self.cell, ("lstm", "gru"))
@@ -107,6 +115,7 @@ class TextRNNParams(RNNEncoderParams):
     """
 
     pooling: str = "last"
+    search_space: ClassVar[dict] = {**RNNEncoderParams.search_space, "pooling": Choice("last", "max", "mean")}
 
     def __post_init__(self) -> None:
         super().__post_init__()

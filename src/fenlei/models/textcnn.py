@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 import torch
 import torch.nn.functional as F
@@ -21,6 +22,7 @@ from fenlei.models.base import (
     hashed_ngrams,
     length_mask,
 )
+from fenlei.tuning.space import Choice, Float, Int
 
 POOLINGS = ("max", "max_mean")
 
@@ -53,6 +55,13 @@ class TextCNNParams(ModelParams):
     pooling: str = "max"
     word_dropout: float = 0.0
     max_norm: float = 0.0
+    search_space: ClassVar[dict] = {
+        "train.lr": Float(3e-4, 5e-3, log=True),
+        "num_filters": Int(64, 256, log=True),
+        "filter_sizes": Choice([2, 3, 4], [3, 4, 5], [2, 3, 4, 5]),
+        "dropout": Float(0.1, 0.6),
+        "ngrams": Choice(1, 2),
+    }
 
     def __post_init__(self) -> None:
         if isinstance(self.filter_sizes, list):  # YAML has no tuples

@@ -21,6 +21,7 @@ from fenlei.errors import ModelError
 from fenlei.evaluation.metrics import is_better
 from fenlei.models import register_model
 from fenlei.models.base import ModelParams, TextModel, check_choice, check_int, length_mask
+from fenlei.tuning.space import Choice, Float, Int
 
 # C candidates tried on dev, in this order, when model.C is empty: TF-IDF features want far less
 # regularisation than scikit-learn's default C=1 on long documents (IMDb's dev accuracy still
@@ -55,6 +56,13 @@ class TfidfParams(ModelParams):
     classifier: str = "logreg"
     C: float | None = None
     nb: bool = True
+    search_space: ClassVar[dict] = {  # closed form: no train.lr or train.epochs to tune
+        "word_ngrams": Choice([1, 1], [1, 2], [1, 3]),
+        "min_df": Int(1, 3),
+        "sublinear_tf": Choice(True, False),
+        "nb": Choice(True, False),
+        "C": Float(0.1, 100.0, log=True),
+    }
 
     def __post_init__(self) -> None:
         check_choice("analyzer", self.analyzer, ("auto", "word", "char"))

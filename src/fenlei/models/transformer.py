@@ -21,6 +21,7 @@ from fenlei.models import register_model
 from fenlei.models.base import ModelParams, TextModel, check_choice, check_dropout, length_mask
 from fenlei.models.window_pooling import POOLINGS, pool_windows
 from fenlei.rundir import HF_DIR
+from fenlei.tuning.space import Choice, Float, Int
 
 _LAYER_RE = re.compile(r"\.layers?\.(\d+)\.")
 
@@ -47,6 +48,12 @@ class TransformerParams(ModelParams):
     layer_decay: float = 1.0
     freeze_encoder: bool = False
     window_pooling: str = "mean"
+    search_space: ClassVar[dict] = {
+        "train.lr": Float(1e-5, 1e-4, log=True),
+        "train.epochs": Int(1, 5),
+        "layer_decay": Float(0.7, 1.0),
+        "head_lr_mult": Choice(1.0, 10.0),
+    }
 
     def __post_init__(self) -> None:
         if not isinstance(self.pretrained, str) or not self.pretrained:

@@ -8,6 +8,7 @@ the model is called once.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 import torch
 import torch.nn.functional as F
@@ -16,6 +17,7 @@ from fenlei.data.batching import repeat_batch
 from fenlei.errors import ConfigError
 from fenlei.objectives import Context, ObjectiveParams, register_objective
 from fenlei.objectives.supervised import CrossEntropy, supervised_loss
+from fenlei.tuning.space import Float
 
 
 def symmetric_kl(logits_a: torch.Tensor, logits_b: torch.Tensor) -> torch.Tensor:
@@ -50,6 +52,7 @@ class RDropParams(ObjectiveParams):
     """
 
     rdrop_alpha: float = 5.0
+    search_space: ClassVar[dict] = {"rdrop_alpha": Float(0.5, 10.0, log=True)}
 
     def __post_init__(self) -> None:
         if isinstance(self.rdrop_alpha, bool) or not isinstance(self.rdrop_alpha, (int, float)):

@@ -152,7 +152,8 @@ class Trainer:
                     continue
                 self._optimizer_step()
                 logs = parts | {"lr": self.current_lr(), "batch_size": n}
-                self._emit("on_step_end", logs)
+                if "stop" in self._emit("on_step_end", logs):  # a time budget (tune) ran out
+                    self._stop = True
                 evaluated = bool(cfg.eval_every and state.step % cfg.eval_every == 0)
                 if evaluated:
                     self._evaluate_and_save()

@@ -1,0 +1,87 @@
+"""The limits of a search: its time budget and the size and latency a trial's model may have."""
+
+from __future__ import annotations
+
+import math
+import statistics
+import time
+from pathlib import Path
+
+from fenlei.config import Config
+from fenlei.errors import ConfigError
+from fenlei.rundir import RunDir
+
+
+def check_limits(run_dir: Path, opts, texts: list[str]) -> dict:
+    """The trial's model size and single-text latency, and why it is rejected if it is."""
+    out: dict = {"size_mb": RunDir(run_dir).model_bytes() / 1e6, "excess": {}}
+    reasons = []
+    if opts.max_size_mb:
+        out["excess"]["size_mb"] = out["size_mb"] - opts.max_size_mb
+        if out["size_mb"] > opts.max_size_mb:
+            reasons.append(f"{out['size_mb']:.1f} MB > --max-size {opts.max_size_mb:g} MB")
+    if opts.max_latency_ms:
+        out["latency_ms"] = latency_ms(run_dir, texts)
+        out["excess"]["latency_ms"] = out["latency_ms"] - opts.max_latency_ms
+        if out["latency_ms"] > opts.max_latency_ms:
+            reasons.append(f"{out['latency_ms']:.2f} ms > --max-latency-ms {opts.max_latency_ms:g}")
+    if reasons:
+        out["rejected"] = "; ".join(reasons)
+    return out
+
+
+def latency_ms(run_dir: Path, texts: list[str]) -> float:
+    """Median milliseconds of one ``Predictor.predict`` call on one text (after a warm-up)."""
+    from fenlei.inference.predictor import Predictor
+
+    predictor = Predictor(run_dir)
+    predictor.predict(texts[:3])
+    times = []
+    for text in texts[:50]:
+        t0 = time.perf_counter()
+        predictor.predict([text])
+        times.append((time.perf_counter() - t0) * 1000)
+    return statistics.median(times)
+
+
+def texts_for_latency(cfg: Config) -> list[str]:
+    from fenlei.data.loading import load_splits
+
+    splits = load_splits(cfg.data)
+    return list(splits.dev.texts[:50]) or list(splits.train.texts[:50])
+
+
+def duration_text(seconds: float) -> str:
+    seconds = max(0.0, float(seconds))
+    if seconds >= 3600:
+        return f"{seconds / 3600:.1f}h"
+    if seconds >= 60:
+        return f"{math.ceil(seconds / 60)}m"
+    return f"{math.ceil(seconds)}s"
+
+
+def parse_duration(text: str) -> float:
+    """Seconds of ``30m``, ``90s``, ``1.5h`` or a plain number of seconds."""
+    units = {"s": 1, "m": 60, "h": 3600}
+    text = str(text).strip().lower()
+    try:
+        value = float(text[:-1]) * units[text[-1]] if text and text[-1] in units else float(text)
+    except ValueError:
+        raise ConfigError(f"--time {text!r}: give a duration like 90s, 30m or 1.5h") from None
+    if not value > 0:
+        raise ConfigError(f"--time {text!r}: the budget must be positive")
+    return value
+
+
+def parse_size_mb(text: str) -> float:
+    """Megabytes of ``20MB``, ``500kB``, ``1.5GB`` or a plain number of megabytes."""
+    units = {"kb": 1e-3, "mb": 1.0, "gb": 1e3}
+    t = str(text).strip().lower().replace(" ", "")
+    unit = next((u for u in units if t.endswith(u)), None)
+    try:
+        value = float(t[: -len(unit)]) * units[unit] if unit else float(t)
+    except ValueError:
+        raise ConfigError(f"--max-size {text!r}: give a size like 20MB or 500kB") from None
+    if not value > 0:
+        raise ConfigError(f"--max-size {text!r}: the limit must be positive")
+    return value
