@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from fenlei.inference import load
     from fenlei.inference.predictor import Predictor
     from fenlei.training.pipeline import train
+    from fenlei.tuning.auto import auto
     from fenlei.tuning.study import tune
 
 _LAZY = {
@@ -28,6 +29,7 @@ _LAZY = {
     "train": "fenlei.training.pipeline",
     "evaluate_file": "fenlei.evaluation.evaluate",
     "tune": "fenlei.tuning.study",
+    "auto": "fenlei.tuning.auto",
 }
 
 
@@ -44,6 +46,7 @@ __all__ = [
     "FenleiError",
     "Predictor",
     "TextClassifier",
+    "auto",
     "evaluate_file",
     "load",
     "load_config",

@@ -1,4 +1,4 @@
-"""The ``fenlei`` command: train, evaluate, predict, compare, tune, report, serve, export, data, models.
+"""The ``fenlei`` command: train, evaluate, predict, compare, tune, auto, report, serve, export, data, models.
 
 A FenleiError (anything the user can fix) prints as one line and exits with code 2.
 """
@@ -12,6 +12,7 @@ from pathlib import Path
 
 import typer
 
+from fenlei.cli_search import SetOpt, auto, tune  # the search commands, registered below
 from fenlei.errors import ERROR_FILE_ENV, FenleiError, TrainingInterrupted
 
 app = typer.Typer(
@@ -22,8 +23,6 @@ app = typer.Typer(
 )
 data_app = typer.Typer(no_args_is_help=True, help="Built-in data sets: list, fetch, show; profile any files.")
 app.add_typer(data_app, name="data")
-
-SetOpt = typer.Option(None, "--set", "-s", help="Override a config key: section.key=value (repeatable).")
 
 
 @app.command()
@@ -220,41 +219,8 @@ def report(
     print(write_report(run_dir, output))
 
 
-@app.command()
-def tune(
-    config: str = typer.Argument(None, help="YAML recipe to start from; omit to start from the defaults."),
-    set_: list[str] = SetOpt,
-    output: Path = typer.Option(..., "--output", "-o", help="Folder of the study, its trials and best.yaml."),
-    time_: str = typer.Option("30m", "--time", help="Budget of this search: 90s, 30m, 1.5h (hard)."),
-    trials: int = typer.Option(None, "--trials", help="Stop after this many finished trials."),
-    metric: str = typer.Option(None, "--metric", help="Dev metric to optimise (default: train.metric)."),
-    max_size: str = typer.Option(None, "--max-size", help="Reject models larger than this, e.g. 20MB."),
-    max_latency_ms: float = typer.Option(None, "--max-latency-ms", help="Reject models slower per text."),
-    storage: str = typer.Option(
-        None,
-        "--storage",
-        help="Optuna storage URL shared by several workers (default sqlite:///OUT/study.db).",
-    ),
-    refit: bool = typer.Option(False, "--refit", help="Train the best config again on train + dev."),
-    seed: int = typer.Option(0, "--seed", help="Seed of the TPE sampler."),
-) -> None:
-    """Search the recipe's space with Optuna (TPE, median pruning) within a time budget; resumable."""
-    from fenlei.tuning.limits import parse_duration, parse_size_mb
-    from fenlei.tuning.study import TuneOptions, run_tune
-
-    opts = TuneOptions(
-        time_s=parse_duration(time_),
-        trials=trials,
-        metric=metric,
-        max_size_mb=parse_size_mb(max_size) if max_size else None,
-        max_latency_ms=max_latency_ms,
-        storage=storage,
-        refit=refit,
-        seed=seed,
-    )
-    result = run_tune(config, set_ or [], output, opts)
-    if result.refit_run is not None:
-        print(f"refit: {result.refit_run}")
+app.command()(tune)
+app.command()(auto)
 
 
 @app.command()

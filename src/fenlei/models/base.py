@@ -44,6 +44,8 @@ class TextModel(nn.Module):
     reads_windows: ClassVar[bool] = False
     pretrained_weights: ClassVar[bool] = False  # starts from pretrained weights (no model.init, no vectors)
     encoder_type: ClassVar[str] = "vocab"  # vocab (fenlei tokenizer + vocabulary) | hf (the model's own)
+    # fenlei auto: this family's place among the candidates, cheapest first; None = not a candidate
+    auto_rank: ClassVar[int | None] = None
 
     def __init__(
         self,
@@ -78,6 +80,11 @@ class TextModel(nn.Module):
     def encoder_source(cls, params: dict) -> Any:
         """What this family's encoder is built from (data/encoders.py); vocabulary encoders need nothing."""
         return None
+
+    @classmethod
+    def auto_sets(cls, language: str) -> list[str]:
+        """``--set`` items ``fenlei auto`` adds for data in ``language`` (e.g. which encoder)."""
+        return []
 
     @classmethod
     def fill_from_data(cls, params: dict, ngrams) -> dict:

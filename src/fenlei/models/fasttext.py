@@ -65,6 +65,7 @@ class FastText(TextModel):
     """Bag of words and hashed n-grams, averaged, then a linear (or one-hidden-layer) classifier."""
 
     params_class = FastTextParams
+    auto_rank = 1
     tiny = {
         "ngrams": 2,
         "buckets": 1000,

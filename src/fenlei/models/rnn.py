@@ -127,6 +127,7 @@ class TextRNN(_RecurrentModel):
     """A (bi)LSTM or GRU classifier."""
 
     params_class = TextRNNParams
+    auto_rank = 3
     tiny = {"hidden_size": 8, "num_layers": 1, "dropout": 0.1}
 
     def forward(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:

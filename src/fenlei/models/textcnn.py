@@ -92,6 +92,7 @@ class TextCNN(TextModel):
     """Kim's CNN for sentence classification."""
 
     params_class = TextCNNParams
+    auto_rank = 2
     tiny = {"filter_sizes": (2, 3), "num_filters": 8, "dropout": 0.1}
 
     @classmethod

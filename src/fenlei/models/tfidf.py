@@ -90,6 +90,7 @@ class Tfidf(TextModel):
     """Sublinear TF-IDF features and one linear layer (weights and bias from scikit-learn)."""
 
     params_class = TfidfParams
+    auto_rank = 0
     tiny = {"C": 4.0}
     tokenizer_kinds: ClassVar[tuple[str, ...]] = ("word", "char")
     encoder_type: ClassVar[str] = "tfidf"

@@ -73,6 +73,7 @@ class Transformer(TextModel):
     """A pretrained encoder with a sequence-classification head."""
 
     params_class = TransformerParams
+    auto_rank = 4
     tokenizer_kinds = ("hf",)
     encoder_type: ClassVar[str] = "hf"
     # On CPU, attention over big padded batches is slow: 32 ran 2.4x faster than 256 for MiniLM.
@@ -85,6 +86,11 @@ class Transformer(TextModel):
     length_bound: ClassVar[int] = 1_000_000  # the position table bounds it
     ddp_find_unused: ClassVar[bool] = True  # e.g. BERT's pooler, which the head may not read
     reads_windows: ClassVar[bool] = True
+
+    @classmethod
+    def auto_sets(cls, language: str) -> list[str]:
+        """English MiniLM, or the multilingual E5 for Chinese (both packaged, DESIGN.md §6)."""
+        return [f"model.pretrained={'e5-small-multilingual' if language == 'zh' else 'minilm-l6'}"]
 
     def __init__(
         self,

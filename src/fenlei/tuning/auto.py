@@ -1,0 +1,334 @@
+"""``fenlei auto``: the best model for a file within a time budget, across families.
+
+Profile the data, probe the candidate families cheapest first (each at its defaults, under a
+deadline, so the probe also says how long the family takes here), then share what is left of
+the budget among the best probed families and tune within each share (``run_tune``). Every
+probe and trial is an ordinary run directory; the one with the best dev metric (within the
+size and latency limits) is copied to ``DIR/best``, a run that ``predict``, ``serve`` and
+``export`` take as it is, and ``DIR/auto.html`` shows every candidate against its cost.
+"""
+
+from __future__ import annotations
+
+import shutil
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from fenlei.config import load_config
+from fenlei.errors import FenleiError
+from fenlei.evaluation.metrics import LOWER_IS_BETTER
+from fenlei.rundir import SCRATCH, RunDir
+from fenlei.tuning.callbacks import Deadline
+from fenlei.tuning.limits import duration_text, latency_ms, texts_for_latency
+from fenlei.tuning.study import TuneOptions, run_tune
+
+BEST = "best"
+PROBES = "probes"
+RESERVE = 0.05  # of the budget, kept for the final evaluations, the copy and the page
+TUNE_SHARES = (2 / 3, 1 / 3)  # of what the probes leave, for the best and the second-best family
+MIN_TUNE_S = 30.0  # a share smaller than this is not worth a search
+PROBE_TEXTS = 1000  # texts of the one-epoch timing run of a family trained from scratch
+PROBE_TEXTS_PRETRAINED = 96  # ... and of a pretrained encoder, whose steps cost far more
+
+
+@dataclass
+class Candidate:
+    """One finished run of the search: a probe or a trial, with its figures."""
+
+    family: str
+    source: str  # "probe" or "trial N"
+    run_dir: Path
+    dev: float | None
+    test: float | None
+    train_seconds: float
+    texts_per_second: float | None
+    size_mb: float
+    latency_ms: float | None = None
+    rejected: str = ""
+    stopped: bool = False  # the budget stopped its training early
+
+
+@dataclass
+class AutoResult:
+    """What ``auto`` returns: the winner's copy in DIR/best and every candidate."""
+
+    out_dir: Path
+    best_run: Path | None
+    metric: str
+    language: str
+    candidates: list[Candidate] = field(default_factory=list)
+    winner: Candidate | None = None
+    seconds: float = 0.0
+
+
+def run_auto(
+    train: str,
+    dev: str | None,
+    test: str | None,
+    out_dir: str | Path,
+    time_s: float,
+    *,
+    metric: str | None = None,
+    max_size_mb: float | None = None,
+    max_latency_ms: float | None = None,
+    seed: int = 0,
+    sets: list[str] | None = None,
+    families: list[str] | None = None,
+    say=print,
+) -> AutoResult:
+    """Search every candidate family (or ``families``) within ``time_s`` seconds; the best dev run
+    ends in DIR/best."""
+    from fenlei.data.loading import load_splits
+    from fenlei.data.profile import profile_data, summary_lines
+    from fenlei.models import list_models, model_class
+    from fenlei.resolve import resolve
+
+    started = time.monotonic()
+    deadline = started + time_s * (1 - RESERVE)
+    out = Path(out_dir)
+    base = [
+        f"data.train={train}",
+        *([f"data.dev={dev}"] if dev else []),
+        *([f"data.test={test}"] if test else []),
+    ]
+    base += [*(sets or []), *([f"train.metric={metric}"] if metric else []), "train.report=false"]
+    cfg = load_config(None, base)
+    resolved = load_config(None, base)
+    resolve(resolved)
+    metric = resolved.train.metric
+    splits = load_splits(resolved.data)
+    profile = profile_data(splits)
+    say(f"profile: language {profile.language}, {len(splits.train):,} train / {len(splits.dev):,} dev texts")
+    for line in [*summary_lines(profile), *profile.warnings]:
+        say(f"profile: {line}")
+    if families:
+        for name in families:
+            model_class(name)  # an unknown name: a ConfigError listing the known ones
+    else:
+        families = [n for n in list_models() if model_class(n).auto_rank is not None]
+    families = sorted(
+        families, key=lambda n: (model_class(n).auto_rank is None, model_class(n).auto_rank or 0)
+    )
+    lat_texts = texts_for_latency(cfg) if max_latency_ms else []
+    limits = (max_size_mb, max_latency_ms, lat_texts)
+    candidates: list[Candidate] = []
+    probed: list[tuple[str, Candidate, list[str]]] = []
+    for i, family in enumerate(families):
+        left = deadline - time.monotonic()
+        cap = left / (len(families) - i + 1)  # the runs at defaults together leave a share for tuning
+        fam_sets = [f"model.name={family}", *model_class(family).auto_sets(profile.language)]
+        cls = model_class(family)
+        epochs_sets: list[str] = []
+        if not cls.closed_form:  # time an epoch on a sample first: a family too slow here is skipped
+            timing = _time_epoch(base + fam_sets, splits, out / PROBES / f"{family}-timing", cls, say)
+            if timing is None:
+                continue
+            epoch_s, overhead_s = timing
+            epochs = load_config(None, base + fam_sets).train.epochs
+            fits = int((cap - overhead_s) // max(epoch_s, 1e-6))
+            if fits < 1:
+                say(f"[{duration_text(left)} left] {family}: skipped, an epoch takes about "
+                    f"{duration_text(epoch_s)} here and its share is {duration_text(cap)}")  # fmt: skip
+                continue
+            if fits < epochs:
+                epochs_sets = [f"train.epochs={fits}"]
+        how = f"{epochs_sets[0]}" if epochs_sets else "its defaults"
+        say(f"[{duration_text(left)} left] {family} at {how} (at most {duration_text(cap)})")
+        cand = _probe(
+            base + fam_sets + epochs_sets, out / PROBES / family, family, time.monotonic() + cap, limits, say
+        )
+        if cand is None:
+            continue
+        candidates.append(cand)
+        probed.append((family, cand, fam_sets))
+        _say_best(candidates, metric, say, family, cand)
+    ranked = sorted(
+        (p for p in probed if not p[1].stopped and p[1].dev is not None),
+        key=lambda p: p[1].dev,
+        reverse=metric not in LOWER_IS_BETTER,
+    )
+    left = deadline - time.monotonic()
+    for (family, _, fam_sets), share in zip(ranked, TUNE_SHARES, strict=False):
+        budget = left * share
+        if budget < MIN_TUNE_S or deadline - time.monotonic() < MIN_TUNE_S:
+            break
+        say(
+            f"[{duration_text(deadline - time.monotonic())} left] tuning {family} for {duration_text(budget)}"
+        )
+        opts = TuneOptions(time_s=budget, max_size_mb=max_size_mb, max_latency_ms=max_latency_ms, seed=seed)
+        try:
+            run_tune(
+                None, base + fam_sets, out / family, opts, say=lambda line, f=family: say(f"  {f}: {line}")
+            )
+        except FenleiError as err:  # e.g. the share is too small for one trial of this family
+            say(f"  {family}: {err}")
+        candidates += _trial_candidates(out / family, family, limits)
+        _say_best(candidates, metric, say)
+    result = AutoResult(out, None, metric, profile.language, candidates, seconds=0.0)
+    result.winner = _winner(candidates, metric)
+    if result.winner is not None:
+        result.best_run = _copy_best(result.winner.run_dir, out / BEST)
+    from fenlei.tuning.auto_report import write_auto_report
+
+    result.seconds = time.monotonic() - started
+    page = write_auto_report(result)
+    if result.winner is None:
+        say(f"no candidate finished within the limits in {duration_text(time_s)}; see {page}")
+    else:
+        w = result.winner
+        say(
+            f"best: {w.family} ({w.source}), dev {metric} {w.dev:.4f}"
+            + (f", test {w.test:.4f}" if w.test is not None else "")
+            + f" -> {result.best_run}; {page} ({duration_text(result.seconds)})"
+        )
+    return result
+
+
+def _probe(sets, run_dir: Path, family: str, deadline: float, limits, say) -> Candidate | None:
+    """The family at its defaults under ``deadline``; None when it cannot train on this data."""
+    from fenlei.training.pipeline import train
+
+    clock = Deadline(deadline)
+    try:
+        cfg = load_config(None, sets)
+        train(cfg, run_dir, callbacks=[clock], quiet=True)
+    except FenleiError as err:
+        say(f"  {family}: cannot train here ({err})")
+        return None
+    cand = _candidate(run_dir, family, "probe", limits)
+    cand.stopped = clock.hit
+    if clock.hit:
+        need = clock.full_run_seconds()
+        say(
+            f"  {family}: stopped by its probe time"
+            + (f" (a full run needs about {duration_text(need)})" if need else "")
+        )
+    return cand
+
+
+def _time_epoch(sets, splits, run_dir: Path, cls, say) -> tuple[float, float] | None:
+    """Seconds of one epoch on all of train, and of the rest of a run (set-up, evaluation),
+    from one epoch on a sample of it (fewer texts for a pretrained encoder)."""
+    from fenlei.data.examples import Examples
+    from fenlei.training.pipeline import train
+
+    n = min(len(splits.train), PROBE_TEXTS_PRETRAINED if cls.pretrained_weights else PROBE_TEXTS)
+    step = max(1, len(splits.train) // n)
+    pick = list(range(0, len(splits.train), step))[:n]  # spread over the file, whatever its order
+    tr = Examples([splits.train.texts[i] for i in pick], [splits.train.labels[i] for i in pick], "sample")
+    k = min(len(splits.dev), n // 4 or 1)
+    dv = Examples(list(splits.dev.texts[:k]), list(splits.dev.labels[:k]), "sample")
+    try:
+        cfg = load_config(None, [*sets, "train.epochs=1"])
+        m = train(cfg, run_dir, train=tr, dev=dv, quiet=True).metrics
+    except FenleiError as err:
+        say(f"  {cls.__name__}: cannot train here ({err})")
+        return None
+    finally:
+        shutil.rmtree(run_dir, ignore_errors=True)
+    per_text = m["train"]["seconds"] / max(m["data"]["train"], 1)
+    eval_texts = len(splits.dev) + (len(splits.test) if splits.test is not None else 0)
+    # set-up as measured, plus evaluating dev and test: a forward pass costs about a third of a
+    # training step's forward and backward
+    overhead = m["train"]["total_seconds"] - m["train"]["seconds"] + per_text / 3 * eval_texts
+    return per_text * len(splits.train), overhead
+
+
+def _candidate(run_dir: Path, family: str, source: str, limits) -> Candidate:
+    max_size_mb, max_latency, texts = limits
+    rd = RunDir(run_dir)
+    m = rd.read_metrics()
+    metric = m["metric"]
+    size = rd.model_bytes() / 1e6
+    cand = Candidate(
+        family,
+        source,
+        run_dir,
+        (m.get("dev") or {}).get(metric),
+        (m.get("test") or {}).get(metric),
+        m["train"]["seconds"],
+        (m.get("test") or {}).get("texts_per_second"),
+        size,
+    )
+    reasons = []
+    if max_size_mb and size > max_size_mb:
+        reasons.append(f"{size:.1f} MB > {max_size_mb:g} MB")
+    if max_latency:
+        cand.latency_ms = latency_ms(run_dir, texts)
+        if cand.latency_ms > max_latency:
+            reasons.append(f"{cand.latency_ms:.2f} ms > {max_latency:g} ms")
+    cand.rejected = "; ".join(reasons)
+    return cand
+
+
+def _trial_candidates(study_dir: Path, family: str, limits) -> list[Candidate]:
+    """Every finished trial run of one family's search (pruned ones too: their dev score is real)."""
+    out = []
+    for run in sorted((study_dir / "trials").glob("*")):
+        if RunDir(run).finished:
+            out.append(_candidate(run, family, f"trial {int(run.name)}", limits))
+    return out
+
+
+def _winner(candidates: list[Candidate], metric: str) -> Candidate | None:
+    ok = [c for c in candidates if c.dev is not None and not c.rejected]
+    if not ok:
+        return None
+    sign = -1 if metric in LOWER_IS_BETTER else 1
+    # ties go to the cheaper model: the earlier family, then the faster run
+    return max(ok, key=lambda c: (sign * c.dev, -c.train_seconds))
+
+
+def _copy_best(run_dir: Path, dest: Path) -> Path:
+    """The winner as a run directory of its own (scratch left out); its report written there."""
+    from fenlei.evaluation.report import write_report
+
+    if dest.exists():
+        shutil.rmtree(dest)
+    shutil.copytree(run_dir, dest, ignore=shutil.ignore_patterns(*SCRATCH))
+    write_report(dest)
+    return dest
+
+
+def _say_best(
+    candidates: list[Candidate], metric: str, say, family: str = "", cand: Candidate | None = None
+) -> None:
+    if cand is not None and cand.dev is not None:
+        note = f" (rejected: {cand.rejected})" if cand.rejected else ""
+        say(f"  {family}: dev {metric} {cand.dev:.4f} in {cand.train_seconds:.0f} s{note}")
+    best = _winner(candidates, metric)
+    if best is not None:
+        say(f"  best so far: {best.family} ({best.source}) dev {metric} {best.dev:.4f}")
+
+
+def auto(
+    train: str,
+    output: str | Path = "runs/auto",
+    *,
+    dev: str | None = None,
+    test: str | None = None,
+    time: str | float = "10m",
+    metric: str | None = None,
+    max_size: str | float | None = None,
+    max_latency_ms: float | None = None,
+    seed: int = 0,
+    families: list[str] | None = None,
+    quiet: bool = False,
+) -> AutoResult:
+    """``fenlei auto`` from Python; ``result.best_run`` is the winner's run directory."""
+    from fenlei.tuning.limits import parse_duration, parse_size_mb
+
+    return run_auto(
+        str(train),
+        dev,
+        test,
+        output,
+        parse_duration(time) if isinstance(time, str) else float(time),
+        metric=metric,
+        max_size_mb=parse_size_mb(max_size) if isinstance(max_size, str) else max_size,
+        max_latency_ms=max_latency_ms,
+        seed=seed,
+        families=families,
+        say=(lambda _line: None) if quiet else print,
+    )
