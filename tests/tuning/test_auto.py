@@ -46,7 +46,10 @@ def test_auto_picks_a_winner_that_predicts_and_keeps_the_budget(tiny_data, tmp_p
     page = (tmp_path / "auto" / "auto.html").read_text()
     assert "winner" in page and "Pareto" in page and "fasttext" in page
     assert any(line.startswith("profile: language en") for line in lines)
-    assert lines[-1].startswith("best: ")
+    assert any(line.startswith("best: ") for line in lines)
+    loser = next(c for c in result.candidates if c.versus is not None)  # the other family's best run
+    assert loser.family != w.family and 0 <= loser.versus["ahead"] <= 1 and loser.versus["n"] == 40
+    assert any(line.startswith(f"  against {loser.family}") for line in lines)
 
 
 def test_size_limit_rejects_every_candidate(tiny_data, tmp_path):

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from fenlei.config import load_config
 from fenlei.errors import FenleiError
+from fenlei.evaluation.bootstrap import RESAMPLES, verdict
 from fenlei.evaluation.metrics import LOWER_IS_BETTER
 from fenlei.rundir import SCRATCH, RunDir
 from fenlei.tuning.callbacks import Deadline
@@ -47,6 +48,7 @@ class Candidate:
     latency_ms: float | None = None
     rejected: str = ""
     stopped: bool = False  # the budget stopped its training early
+    versus: dict | None = None  # the winner against this run: a paired bootstrap on the same texts
 
 
 @dataclass
@@ -169,6 +171,7 @@ def run_auto(
     result.winner = _winner(candidates, metric)
     if result.winner is not None:
         result.best_run = _copy_best(result.winner.run_dir, out / BEST)
+        _against_runners_up(result.winner, candidates, metric)
     from fenlei.tuning.auto_report import write_auto_report
 
     result.seconds = time.monotonic() - started
@@ -182,6 +185,11 @@ def run_auto(
             + (f", test {w.test:.4f}" if w.test is not None else "")
             + f" -> {result.best_run}; {page} ({duration_text(result.seconds)})"
         )
+        for c in candidates:
+            if c.versus is not None:
+                v = c.versus
+                say(f"  against {c.family} ({c.source}): ahead in {v['ahead']:.0%} of {RESAMPLES} resamples "
+                    f"of the {v['n']:,} texts: {verdict(v)}")  # fmt: skip
     return result
 
 
@@ -278,6 +286,21 @@ def _winner(candidates: list[Candidate], metric: str) -> Candidate | None:
     sign = -1 if metric in LOWER_IS_BETTER else 1
     # ties go to the cheaper model: the earlier family, then the faster run
     return max(ok, key=lambda c: (sign * c.dev, -c.train_seconds))
+
+
+def _against_runners_up(winner: Candidate, candidates: list[Candidate], metric: str) -> None:
+    """A paired bootstrap of the winner against the best run of every other family (test
+    predictions, else dev), so that a 0.2-point win reads as the tie it may be."""
+    from fenlei.evaluation.bootstrap import paired_bootstrap, run_decisions
+
+    mine = run_decisions(winner.run_dir)
+    if mine is None:
+        return
+    for family in dict.fromkeys(c.family for c in candidates if c.family != winner.family):
+        runner = _winner([c for c in candidates if c.family == family], metric)
+        theirs = run_decisions(runner.run_dir) if runner is not None else None
+        if theirs is not None and theirs.texts == mine.texts:
+            runner.versus = paired_bootstrap(mine, theirs, metric)
 
 
 def _copy_best(run_dir: Path, dest: Path) -> Path:

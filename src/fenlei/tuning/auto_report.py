@@ -35,7 +35,8 @@ def write_auto_report(result) -> object:
         )
         rows.append([
             c.family, c.source, fmt(c.dev), fmt(c.test), fmt(c.train_seconds, ".1f"),
-            fmt(c.texts_per_second, ",.0f"), fmt(c.size_mb, ".2f"), fmt(c.latency_ms, ".2f"), mark, note,
+            fmt(c.texts_per_second, ",.0f"), fmt(c.size_mb, ".2f"), fmt(c.latency_ms, ".2f"), mark,
+            _versus(c.versus), note,
         ])  # fmt: skip
     header = [
         "family",
@@ -47,9 +48,10 @@ def write_auto_report(result) -> object:
         "MB",
         "ms/text",
         "",
+        "the winner against this run (paired bootstrap)",
         "note",
     ]
-    sections = [("candidates", "Candidates", table(header, rows, text_cols=(0, 1, 8, 9)))]
+    sections = [("candidates", "Candidates", table(header, rows, text_cols=(0, 1, 8, 9, 10)))]
     if cands:
         sections.append(
             ("tradeoff", "Quality against cost", img(_plot(cands, on_front, result, metric), "plot"))
@@ -100,3 +102,13 @@ def _plot(cands, on_front, result, metric) -> bytes:
         ax.legend(fontsize=7, loc="lower right")
     fig.tight_layout()
     return figure_png(fig)
+
+
+def _versus(v: dict | None) -> str:
+    """``ahead in 97% (ahead); +0.4..+2.1 points``: the winner against one run, on the same texts."""
+    if v is None:
+        return ""
+    from fenlei.evaluation.bootstrap import verdict
+
+    low, high = (100 * x for x in v["interval"])
+    return f"ahead in {v['ahead']:.0%} ({verdict(v)}); 95% interval {low:+.1f}..{high:+.1f} points"
