@@ -106,6 +106,10 @@ def test_compare_table(cli, tiny_data, tmp_path):
     assert [r["status"] for r in data["runs"]] == ["ok", "ok"]
     assert [m["name"] for m in data["models"]] == ["fasttext", "textcnn"]
     assert (out_dir / "compare.html").is_file()
+    # the paired bootstrap column: the top model is "best", the other one tied, ahead or behind
+    verdicts = sorted(m["vs_best"]["verdict"] for m in data["models"])
+    assert verdicts[0] == "best" and verdicts[1] in ("ahead", "tie", "behind")
+    assert "best vs this" in out
 
 
 @pytest.mark.report

@@ -132,7 +132,31 @@ def summarize(rows: list[CompareRow], metric_of: dict[str, str]) -> list[dict]:
         entry["peak_rss_mb"] = max(mem) if mem else None
         entry["split"] = ok[0]["split"] if ok else None
         out.append(entry)
+    _against_the_best(out)
     return out
+
+
+def _against_the_best(models: list[dict]) -> None:
+    """``vs_best`` per model: a paired bootstrap of the best model's first run against its first
+    run on the same texts, so that a small lead on one seed reads as the tie it may be."""
+    from fenlei.evaluation.bootstrap import paired_bootstrap, run_decisions, verdict
+    from fenlei.evaluation.metrics import LOWER_IS_BETTER
+
+    ok = [m for m in models if m["ok"] and m.get(m["metric"]) is not None]
+    if len(ok) < 2 or len({m["metric"] for m in ok}) > 1:
+        return
+    metric = ok[0]["metric"]
+    pick = min if metric in LOWER_IS_BETTER else max
+    best = pick(ok, key=lambda m: m[metric])
+    mine = run_decisions(best["run_dirs"][0])
+    best["vs_best"] = {"verdict": "best"}
+    for m in ok:
+        if m is best or mine is None:
+            continue
+        theirs = run_decisions(m["run_dirs"][0])
+        if theirs is not None and theirs.texts == mine.texts:
+            result = paired_bootstrap(mine, theirs, metric)
+            m["vs_best"] = {**result, "verdict": verdict(result)}
 
 
 def _mean_std(values: list) -> tuple[float | None, float | None]:
