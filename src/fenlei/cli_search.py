@@ -5,6 +5,7 @@ Registered on the app in cli.py; the work is in fenlei.tuning, imported when a c
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import typer
@@ -81,4 +82,5 @@ def auto(
         seed=seed,
         sets=set_ or [],
         families=families or None,
+        live=sys.stdout.isatty(),
     )

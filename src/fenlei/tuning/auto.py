@@ -22,6 +22,7 @@ from fenlei.evaluation.metrics import LOWER_IS_BETTER
 from fenlei.rundir import SCRATCH, RunDir
 from fenlei.tuning.callbacks import Deadline
 from fenlei.tuning.limits import duration_text, latency_ms, texts_for_latency
+from fenlei.tuning.live import SearchStatus
 from fenlei.tuning.study import TuneOptions, run_tune
 
 BEST = "best"
@@ -78,9 +79,25 @@ def run_auto(
     sets: list[str] | None = None,
     families: list[str] | None = None,
     say=print,
+    live: bool = False,
 ) -> AutoResult:
     """Search every candidate family (or ``families``) within ``time_s`` seconds; the best dev run
-    ends in DIR/best."""
+    ends in DIR/best. ``live``: one status line on the terminal under the log (SearchStatus)."""
+    status = SearchStatus(time.monotonic() + time_s) if live else None
+    if status is None:
+        return _search(train, dev, test, out_dir, time_s, metric, max_size_mb, max_latency_ms, seed, sets,
+                       families, say, None)  # fmt: skip
+    with status:
+        return _search(train, dev, test, out_dir, time_s, metric, max_size_mb, max_latency_ms, seed, sets,
+                       families, status.say, status)  # fmt: skip
+
+
+def _search(train, dev, test, out_dir, time_s, metric, max_size_mb, max_latency_ms, seed, sets, families, say,
+            status) -> AutoResult:  # fmt: skip
+    def show(**fields: str) -> None:
+        if status is not None:
+            status.update(**fields)
+
     from fenlei.data.loading import load_splits
     from fenlei.data.profile import profile_data, summary_lines
     from fenlei.models import list_models, model_class
@@ -122,6 +139,7 @@ def run_auto(
         fam_sets = [f"model.name={family}", *model_class(family).auto_sets(profile.language)]
         cls = model_class(family)
         epochs_sets: list[str] = []
+        show(family=family, stage="timing an epoch on a sample", trial="")
         if not cls.closed_form:  # time an epoch on a sample first: a family too slow here is skipped
             timing = _time_epoch(base + fam_sets, splits, out / PROBES / f"{family}-timing", cls, say)
             if timing is None:
@@ -136,6 +154,7 @@ def run_auto(
             if fits < epochs:
                 epochs_sets = [f"train.epochs={fits}"]
         how = f"{epochs_sets[0]}" if epochs_sets else "its defaults"
+        show(family=family, stage=f"at {how}", trial="")
         say(f"[{duration_text(left)} left] {family} at {how} (at most {duration_text(cap)})")
         cand = _probe(
             base + fam_sets + epochs_sets, out / PROBES / family, family, time.monotonic() + cap, limits, say
@@ -145,6 +164,7 @@ def run_auto(
         candidates.append(cand)
         probed.append((family, cand, fam_sets))
         _say_best(candidates, metric, say, family, cand)
+        show(best=_best_text(candidates, metric))
     ranked = sorted(
         (p for p in probed if not p[1].stopped and p[1].dev is not None),
         key=lambda p: p[1].dev,
@@ -158,6 +178,7 @@ def run_auto(
         say(
             f"[{duration_text(deadline - time.monotonic())} left] tuning {family} for {duration_text(budget)}"
         )
+        show(family=family, stage="tuning", trial="")
         opts = TuneOptions(time_s=budget, max_size_mb=max_size_mb, max_latency_ms=max_latency_ms, seed=seed)
         try:
             run_tune(
@@ -167,6 +188,8 @@ def run_auto(
             say(f"  {family}: {err}")
         candidates += _trial_candidates(out / family, family, limits)
         _say_best(candidates, metric, say)
+        show(best=_best_text(candidates, metric))
+    show(family="", stage="writing the winner and auto.html", trial="")
     result = AutoResult(out, None, metric, profile.language, candidates, seconds=0.0)
     result.winner = _winner(candidates, metric)
     if result.winner is not None:
@@ -355,3 +378,8 @@ def auto(
         families=families,
         say=(lambda _line: None) if quiet else print,
     )
+
+
+def _best_text(candidates: list[Candidate], metric: str) -> str:
+    best = _winner(candidates, metric)
+    return "" if best is None else f"{best.family} {best.dev:.4f}"
