@@ -28,8 +28,9 @@ browser:
 	  $(SUDO) apt-get install -y -q chromium chromium-driver >/dev/null 2>&1 || \
 	  { $(SUDO) apt-get update -q >/dev/null && $(SUDO) apt-get install -y -q chromium chromium-driver >/dev/null; }; }
 
+# The README demo: fenlei auto on rt-polarity (built-in catalog) with a 5-minute budget.
 demo: $(STAMP)
-	$(BIN)/fenlei compare configs/demo-fasttext.yaml configs/demo-textcnn.yaml configs/demo-textrnn.yaml configs/demo-minilm.yaml -o runs/demo
+	$(BIN)/fenlei auto rt-polarity --time 5m -o runs/demo
 
 # The README's test command: no browser needed (the demo-page test has its own marker).
 test: $(STAMP)

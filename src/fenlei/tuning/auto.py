@@ -10,6 +10,7 @@ size and latency limits) is copied to ``DIR/best``, a run that ``predict``, ``se
 
 from __future__ import annotations
 
+import math
 import shutil
 import time
 from dataclasses import dataclass, field
@@ -20,6 +21,7 @@ from fenlei.errors import FenleiError
 from fenlei.evaluation.bootstrap import RESAMPLES, verdict
 from fenlei.evaluation.metrics import LOWER_IS_BETTER
 from fenlei.rundir import SCRATCH, RunDir
+from fenlei.training.auto_defaults import auto_batch_size
 from fenlei.tuning.callbacks import Deadline
 from fenlei.tuning.limits import duration_text, latency_ms, texts_for_latency
 from fenlei.tuning.live import SearchStatus
@@ -30,8 +32,9 @@ PROBES = "probes"
 RESERVE = 0.05  # of the budget, kept for the final evaluations, the copy and the page
 TUNE_SHARES = (2 / 3, 1 / 3)  # of what the probes leave, for the best and the second-best family
 MIN_TUNE_S = 30.0  # a share smaller than this is not worth a search
+LAST_SHARE = 0.6  # of the time left, for the run of the last candidate (a transformer)
 PROBE_TEXTS = 1000  # texts of the one-epoch timing run of a family trained from scratch
-PROBE_TEXTS_PRETRAINED = 96  # ... and of a pretrained encoder, whose steps cost far more
+PROBE_TEXTS_PRETRAINED = 128  # ... and of a pretrained encoder (4 steps of 32), whose steps cost far more
 
 
 @dataclass
@@ -107,7 +110,7 @@ def _search(train, dev, test, out_dir, time_s, metric, max_size_mb, max_latency_
     deadline = started + time_s * (1 - RESERVE)
     out = Path(out_dir)
     base = [
-        f"data.train={train}",
+        _train_key(train),
         *([f"data.dev={dev}"] if dev else []),
         *([f"data.test={test}"] if test else []),
     ]
@@ -135,7 +138,9 @@ def _search(train, dev, test, out_dir, time_s, metric, max_size_mb, max_latency_
     probed: list[tuple[str, Candidate, list[str]]] = []
     for i, family in enumerate(families):
         left = deadline - time.monotonic()
-        cap = left / (len(families) - i + 1)  # the runs at defaults together leave a share for tuning
+        # the runs at defaults together leave a share for tuning; the last (costliest) family may
+        # take most of what is left, as long as one epoch of it fits
+        cap = left * LAST_SHARE if i == len(families) - 1 else left / (len(families) - i + 1)
         fam_sets = [f"model.name={family}", *model_class(family).auto_sets(profile.language)]
         cls = model_class(family)
         epochs_sets: list[str] = []
@@ -251,19 +256,22 @@ def _time_epoch(sets, splits, run_dir: Path, cls, say) -> tuple[float, float] | 
     k = min(len(splits.dev), n // 4 or 1)
     dv = Examples(list(splits.dev.texts[:k]), list(splits.dev.labels[:k]), "sample")
     try:
-        cfg = load_config(None, [*sets, "train.epochs=1"])
+        batch = load_config(None, sets).train.batch_size
+        if batch == "auto":  # the batch the whole train set gets: a step's cost depends on it
+            batch = auto_batch_size(cls.batch_size, len(splits.train))
+        cfg = load_config(None, [*sets, "train.epochs=1", f"train.batch_size={batch}"])
         m = train(cfg, run_dir, train=tr, dev=dv, quiet=True).metrics
     except FenleiError as err:
         say(f"  {cls.__name__}: cannot train here ({err})")
         return None
     finally:
         shutil.rmtree(run_dir, ignore_errors=True)
-    per_text = m["train"]["seconds"] / max(m["data"]["train"], 1)
+    per_step = m["train"]["seconds"] / max(m["train"]["steps"], 1)
     eval_texts = len(splits.dev) + (len(splits.test) if splits.test is not None else 0)
     # set-up as measured, plus evaluating dev and test: a forward pass costs about a third of a
     # training step's forward and backward
-    overhead = m["train"]["total_seconds"] - m["train"]["seconds"] + per_text / 3 * eval_texts
-    return per_text * len(splits.train), overhead
+    overhead = m["train"]["total_seconds"] - m["train"]["seconds"] + per_step / batch / 3 * eval_texts
+    return per_step * math.ceil(len(splits.train) / batch), overhead
 
 
 def _candidate(run_dir: Path, family: str, source: str, limits) -> Candidate:
@@ -383,3 +391,12 @@ def auto(
 def _best_text(candidates: list[Candidate], metric: str) -> str:
     best = _winner(candidates, metric)
     return "" if best is None else f"{best.family} {best.dev:.4f}"
+
+
+def _train_key(train: str) -> str:
+    """``data.train`` for a file, ``data.name`` for a catalog data set (``fenlei data list``)."""
+    from fenlei.data.catalog import list_datasets
+
+    if not Path(train).exists() and train in {spec.name for spec in list_datasets()}:
+        return f"data.name={train}"
+    return f"data.train={train}"
