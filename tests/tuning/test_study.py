@@ -230,3 +230,16 @@ def test_python_api_returns_the_best_run(tiny_data, tmp_path):
     result = fenlei.tune(output=tmp_path / "s", time="5m", trials=2, sets=sets(tiny_data), quiet=True)
     assert result is not None and result.best_run.is_dir()
     assert fenlei.load(result.best_run).predict(["a great film"])[0]["label"] in ("pos", "neg")
+
+
+def test_the_first_trial_is_the_recipe_itself(tiny_data, tmp_path):
+    import optuna
+
+    out = tmp_path / "s"
+    run_tune(
+        None, [*sets(tiny_data), "train.lr=0.004"], out, TuneOptions(time_s=300, trials=1), say=lambda _: None
+    )
+    first = optuna.load_study(study_name="fenlei", storage=f"sqlite:///{out / STUDY_DB}").trials[0]
+    # the recipe's lr and fasttext's default dropout; its 10 epochs lie outside [1, 3], so sampled
+    assert first.params["train.lr"] == 0.004 and first.params["model.dropout"] == 0.0
+    assert 1 <= first.params["train.epochs"] <= 3

@@ -62,6 +62,19 @@ class Dim:
                     return choice
         return sampled
 
+    def stored(self, value: Any) -> Any:
+        """``value`` as the sampler stores it when the space holds it, else None."""
+        if value is None or isinstance(value, dict):
+            return None
+        value = _plain(value)
+        if self.choices is not None:
+            return _encode(value) if value in self.choices else None
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            return None
+        if not self.low <= value <= self.high or (self.integer and value != int(value)):
+            return None
+        return int(value) if self.integer else float(value)
+
     def narrowed(self, key: str, spec: Any) -> Dim:
         """This key as a recipe's ``tune.space`` narrows it: ``[low, high]`` or ``{low, high, log}``
         for a numeric key, a list of choices for a choice key, ``{choices: [...]}`` for either;

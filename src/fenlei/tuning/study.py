@@ -98,7 +98,8 @@ def run_tune(
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     direction = "minimize" if metric in LOWER_IS_BETTER else "maximize"
     sampler = optuna.samplers.TPESampler(seed=opts.seed)  # reads the trials' constraints (size, latency)
-    pruner = optuna.pruners.MedianPruner(n_startup_trials=3, n_warmup_steps=1)
+    # no pruning before a trial's third dev evaluation: early epochs of a good config are noisy
+    pruner = optuna.pruners.MedianPruner(n_startup_trials=3, n_warmup_steps=2)
     try:
         study = optuna.create_study(
             study_name=STUDY_NAME,
@@ -112,7 +113,10 @@ def run_tune(
         raise FenleiError(
             f"--storage {storage}: cannot open the study ({err}); give a writable path"
         ) from None
-    _check_same_search(study, base, space, metric)
+    if _check_same_search(study, base, space, metric):  # a new study: the recipe itself goes first
+        start = start_values(resolved, space)
+        if start:
+            study.enqueue_trial(start)
     worker = str(out.resolve())
     _fail_dead_trials(study, worker)
     state = _read_state(out)
@@ -351,8 +355,23 @@ def _fail_dead_trials(study, worker: str) -> None:
             study.tell(t.number, state=optuna.trial.TrialState.FAIL)
 
 
-def _check_same_search(study, cfg: Config, space: dict[str, Dim], metric: str) -> None:
-    """A study holds one search: refuse to mix trials of another config, space or metric into it."""
+def start_values(resolved: Config, space: dict[str, Dim]) -> dict:
+    """The recipe's own value of every key of the space that the space can hold, as the sampler
+    stores it, so that the first trial is the recipe and the search can only improve on it (dev)."""
+    tree = resolved.to_dict()
+    out = {}
+    for key, dim in space.items():
+        section, _, name = key.partition(".")
+        value = tree.get(section, {}).get(name)
+        stored = dim.stored(value)
+        if stored is not None:
+            out[key] = stored
+    return out
+
+
+def _check_same_search(study, cfg: Config, space: dict[str, Dim], metric: str) -> bool:
+    """A study holds one search: refuse to mix trials of another config, space or metric into it.
+    True when the study is new."""
     fingerprint = hashlib.sha256(
         json.dumps(
             [cfg.to_dict(), {k: repr(v) for k, v in sorted(space.items())}, metric],
@@ -363,11 +382,13 @@ def _check_same_search(study, cfg: Config, space: dict[str, Dim], metric: str) -
     seen = study.user_attrs.get("fingerprint")
     if seen is None:
         study.set_user_attr("fingerprint", fingerprint)
-    elif seen != fingerprint:
+        return True
+    if seen != fingerprint:
         raise FenleiError(
             "this study holds trials of another config, search space or metric; "
             "give another -o (or --storage), or delete the old study to start over"
         )
+    return False
 
 
 def _writable(out: Path) -> Path:
