@@ -51,6 +51,14 @@ def finished_trials(db: Path) -> list[int]:
     return sorted(r[0] for r in rows)
 
 
+def study_value(out: Path, number: int) -> float:
+    with sqlite3.connect(out / STUDY_DB) as con:
+        return con.execute(
+            "SELECT v.value FROM trials t JOIN trial_values v ON t.trial_id = v.trial_id WHERE t.number = ?",
+            (number,),
+        ).fetchone()[0]
+
+
 def wait_for(predicate, timeout: float = 120.0) -> None:
     end = time.monotonic() + timeout
     while time.monotonic() < end:
@@ -76,6 +84,12 @@ def test_tune_runs_trials_and_writes_best_config_and_page(tiny_data, tmp_path):
     page = (out / "tune.html").read_text()
     assert "Trials" in page and "Best config" in page
     assert any(line.startswith("best: trial") for line in lines)
+    # the three trials trained again with two more seeds; the winner is chosen on the mean
+    confirm = json.loads((out / "tune.json").read_text())["confirm"]
+    assert sorted(confirm) == ["0", "1", "2"] and all(len(v) == 2 for v in confirm.values())
+    assert len(os.listdir(out / "confirm")) == 6
+    means = {int(k): (v + [study_value(out, int(k))]) for k, v in confirm.items()}
+    assert result.best_value == pytest.approx(max(sum(v) / 3 for v in means.values()))
 
 
 def test_size_limit_rejects_trials_and_no_winner_is_said(tiny_data, tmp_path):

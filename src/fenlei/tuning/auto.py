@@ -10,7 +10,6 @@ size and latency limits) is copied to ``DIR/best``, a run that ``predict``, ``se
 
 from __future__ import annotations
 
-import math
 import shutil
 import time
 from dataclasses import dataclass, field
@@ -21,9 +20,8 @@ from fenlei.errors import FenleiError
 from fenlei.evaluation.bootstrap import RESAMPLES, verdict
 from fenlei.evaluation.metrics import LOWER_IS_BETTER
 from fenlei.rundir import SCRATCH, RunDir
-from fenlei.training.auto_defaults import auto_batch_size
 from fenlei.tuning.callbacks import Deadline
-from fenlei.tuning.limits import duration_text, latency_ms, texts_for_latency
+from fenlei.tuning.limits import duration_text, latency_ms, texts_for_latency, time_epoch
 from fenlei.tuning.live import SearchStatus
 from fenlei.tuning.study import TuneOptions, run_tune
 
@@ -33,8 +31,6 @@ RESERVE = 0.05  # of the budget, kept for the final evaluations, the copy and th
 TUNE_SHARES = (2 / 3, 1 / 3)  # of what the probes leave, for the best and the second-best family
 MIN_TUNE_S = 30.0  # a share smaller than this is not worth a search
 LAST_SHARE = 0.6  # of the time left, for the run of the last candidate (a transformer)
-PROBE_TEXTS = 1000  # texts of the one-epoch timing run of a family trained from scratch
-PROBE_TEXTS_PRETRAINED = 128  # ... and of a pretrained encoder (4 steps of 32), whose steps cost far more
 
 
 @dataclass
@@ -146,7 +142,7 @@ def _search(train, dev, test, out_dir, time_s, metric, max_size_mb, max_latency_
         epochs_sets: list[str] = []
         show(family=family, stage="timing an epoch on a sample", trial="")
         if not cls.closed_form:  # time an epoch on a sample first: a family too slow here is skipped
-            timing = _time_epoch(base + fam_sets, splits, out / PROBES / f"{family}-timing", cls, say)
+            timing = time_epoch(base + fam_sets, splits, out / PROBES / f"{family}-timing", cls, say)
             if timing is None:
                 continue
             epoch_s, overhead_s = timing
@@ -241,37 +237,6 @@ def _probe(sets, run_dir: Path, family: str, deadline: float, limits, say) -> Ca
             + (f" (a full run needs about {duration_text(need)})" if need else "")
         )
     return cand
-
-
-def _time_epoch(sets, splits, run_dir: Path, cls, say) -> tuple[float, float] | None:
-    """Seconds of one epoch on all of train, and of the rest of a run (set-up, evaluation),
-    from one epoch on a sample of it (fewer texts for a pretrained encoder)."""
-    from fenlei.data.examples import Examples
-    from fenlei.training.pipeline import train
-
-    n = min(len(splits.train), PROBE_TEXTS_PRETRAINED if cls.pretrained_weights else PROBE_TEXTS)
-    step = max(1, len(splits.train) // n)
-    pick = list(range(0, len(splits.train), step))[:n]  # spread over the file, whatever its order
-    tr = Examples([splits.train.texts[i] for i in pick], [splits.train.labels[i] for i in pick], "sample")
-    k = min(len(splits.dev), n // 4 or 1)
-    dv = Examples(list(splits.dev.texts[:k]), list(splits.dev.labels[:k]), "sample")
-    try:
-        batch = load_config(None, sets).train.batch_size
-        if batch == "auto":  # the batch the whole train set gets: a step's cost depends on it
-            batch = auto_batch_size(cls.batch_size, len(splits.train))
-        cfg = load_config(None, [*sets, "train.epochs=1", f"train.batch_size={batch}"])
-        m = train(cfg, run_dir, train=tr, dev=dv, quiet=True).metrics
-    except FenleiError as err:
-        say(f"  {cls.__name__}: cannot train here ({err})")
-        return None
-    finally:
-        shutil.rmtree(run_dir, ignore_errors=True)
-    per_step = m["train"]["seconds"] / max(m["train"]["steps"], 1)
-    eval_texts = len(splits.dev) + (len(splits.test) if splits.test is not None else 0)
-    # set-up as measured, plus evaluating dev and test: a forward pass costs about a third of a
-    # training step's forward and backward
-    overhead = m["train"]["total_seconds"] - m["train"]["seconds"] + per_step / batch / 3 * eval_texts
-    return per_step * math.ceil(len(splits.train) / batch), overhead
 
 
 def _candidate(run_dir: Path, family: str, source: str, limits) -> Candidate:

@@ -1,15 +1,21 @@
-"""The limits of a search: its time budget and the size and latency a trial's model may have."""
+"""The limits of a search: its time budget, what an epoch costs, and the size and latency a
+trial's model may have."""
 
 from __future__ import annotations
 
 import math
+import shutil
 import statistics
 import time
 from pathlib import Path
 
-from fenlei.config import Config
-from fenlei.errors import ConfigError
+from fenlei.config import Config, load_config
+from fenlei.errors import ConfigError, FenleiError
 from fenlei.rundir import RunDir
+from fenlei.training.auto_defaults import auto_batch_size
+
+PROBE_TEXTS = 1000  # texts of the one-epoch timing run of a family trained from scratch
+PROBE_TEXTS_PRETRAINED = 128  # ... and of a pretrained encoder (4 steps of 32), whose steps cost far more
 
 
 def check_limits(run_dir: Path, opts, texts: list[str]) -> dict:
@@ -85,3 +91,34 @@ def parse_size_mb(text: str) -> float:
     if not value > 0:
         raise ConfigError(f"--max-size {text!r}: the limit must be positive")
     return value
+
+
+def time_epoch(sets, splits, run_dir: Path, cls, say) -> tuple[float, float] | None:
+    """Seconds of one epoch on all of train, and of the rest of a run (set-up, evaluation),
+    from one epoch on a sample of it (fewer texts for a pretrained encoder)."""
+    from fenlei.data.examples import Examples
+    from fenlei.training.pipeline import train
+
+    n = min(len(splits.train), PROBE_TEXTS_PRETRAINED if cls.pretrained_weights else PROBE_TEXTS)
+    step = max(1, len(splits.train) // n)
+    pick = list(range(0, len(splits.train), step))[:n]  # spread over the file, whatever its order
+    tr = Examples([splits.train.texts[i] for i in pick], [splits.train.labels[i] for i in pick], "sample")
+    k = min(len(splits.dev), n // 4 or 1)
+    dv = Examples(list(splits.dev.texts[:k]), list(splits.dev.labels[:k]), "sample")
+    try:
+        batch = load_config(None, sets).train.batch_size
+        if batch == "auto":  # the batch the whole train set gets: a step's cost depends on it
+            batch = auto_batch_size(cls.batch_size, len(splits.train))
+        cfg = load_config(None, [*sets, "train.epochs=1", f"train.batch_size={batch}"])
+        m = train(cfg, run_dir, train=tr, dev=dv, quiet=True).metrics
+    except FenleiError as err:
+        say(f"  {cls.__name__}: cannot train here ({err})")
+        return None
+    finally:
+        shutil.rmtree(run_dir, ignore_errors=True)
+    per_step = m["train"]["seconds"] / max(m["train"]["steps"], 1)
+    eval_texts = len(splits.dev) + (len(splits.test) if splits.test is not None else 0)
+    # set-up as measured, plus evaluating dev and test: a forward pass costs about a third of a
+    # training step's forward and backward
+    overhead = m["train"]["total_seconds"] - m["train"]["seconds"] + per_step / batch / 3 * eval_texts
+    return per_step * math.ceil(len(splits.train) / batch), overhead

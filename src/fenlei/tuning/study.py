@@ -12,7 +12,6 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
-import math
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,9 +19,11 @@ from pathlib import Path
 from fenlei.config import Config, load_config
 from fenlei.errors import ConfigError, FenleiError, TrainingInterrupted
 from fenlei.evaluation.metrics import LOWER_IS_BETTER
-from fenlei.rundir import RunDir
 from fenlei.tuning.callbacks import Deadline, Pruning
+from fenlei.tuning.confirm import SHARE as CONFIRM_SHARE
+from fenlei.tuning.confirm import confirm_top, confirmed_best, mean_value
 from fenlei.tuning.limits import check_limits, duration_text, parse_duration, parse_size_mb, texts_for_latency
+from fenlei.tuning.refit import refit
 from fenlei.tuning.space import LOOP_SPACE, Dim, apply_recipe, declared_space, merge_spaces, override
 
 STUDY_DB = "study.db"
@@ -124,7 +125,11 @@ def run_tune(
     if budget_left <= 0:
         say(f"{out}: this search used its {duration_text(opts.time_s)}; give a larger --time to go on")
     started = time.monotonic()
-    deadline = started + max(budget_left, 0)
+    end = started + max(budget_left, 0)
+    from fenlei.models import model_class
+
+    confirming = not model_class(resolved.model.name).closed_form  # a closed-form fit has no seed luck
+    deadline = end - (max(budget_left, 0) * CONFIRM_SHARE if confirming else 0.0)  # the search's part
     splits = None
     try:
         while time.monotonic() < deadline and not _enough(study, opts.trials):
@@ -157,12 +162,18 @@ def run_tune(
                     f"--time {duration_text(opts.time_s)} is too small for one trial of {resolved.model.name}"
                     f" on this data{hint}: give at least that"
                 )
+        if confirming:
+
+            def overrides_of(t):
+                return [override(k, space[k].value(v)) for k, v in t.params.items()]
+
+            confirm_top(study, config, sets, overrides_of, out, state, metric, direction, end, say)
     finally:
         state["seconds_used"] += time.monotonic() - started
         _write_state(out, state)
-    result = _finish(study, out, config, sets, metric, direction, say)
+    result = _finish(study, out, config, sets, metric, direction, say, state)
     if opts.refit and result.best_overrides is not None and result.best_run is not None:
-        result.refit_run = _refit(config, sets, result, out, say)
+        result.refit_run = refit(config, sets, result, out / REFIT, say)
     return result
 
 
@@ -260,8 +271,9 @@ def _feasible(trial) -> bool:
     return all(v <= 0 for v in trial.constraints.values())
 
 
-def _finish(study, out: Path, config, sets, metric, direction, say) -> TuneResult:
-    """Pick the best feasible trial, write best.yaml, its report and tune.html."""
+def _finish(study, out: Path, config, sets, metric, direction, say, state: dict) -> TuneResult:
+    """Pick the best feasible trial (by its mean over the confirmation seeds when it has them),
+    write best.yaml, its report and tune.html."""
     import optuna
 
     from fenlei.tuning.report import write_tune_report
@@ -269,17 +281,14 @@ def _finish(study, out: Path, config, sets, metric, direction, say) -> TuneResul
     done = [t for t in study.get_trials(deepcopy=False) if t.state == optuna.trial.TrialState.COMPLETE]
     feasible = [t for t in done if _feasible(t)]
     counts = _counts(study)
-    best = None
-    if feasible:
-        pick = min if direction == "minimize" else max
-        best = pick(feasible, key=lambda t: t.value)
+    best = confirmed_best(feasible, state, direction)
     result = TuneResult(out, None, None, [], metric, counts)
     if best is not None:
         space = search_space(load_config(config, sets))
         result.best_overrides = [
             override(k, space[k].value(v)) if k in space else override(k, v) for k, v in best.params.items()
         ]
-        result.best_value = float(best.value)
+        result.best_value = mean_value(best, state)
         run = best.user_attrs.get("run_dir")
         result.best_run = Path(run) if run and Path(run).is_dir() else None
         load_config(config, [*sets, *result.best_overrides]).save(out / BEST_CONFIG)
@@ -292,32 +301,10 @@ def _finish(study, out: Path, config, sets, metric, direction, say) -> TuneResul
     if best is None:
         say(f"no trial finished within the limits ({line or 'none ran'}); see {page}")
     else:
-        say(f"best: trial {best.number}, dev {metric} {best.value:.4f} ({line}); {out / BEST_CONFIG}, {page}")
+        seeds = "" if result.best_value == best.value else " (mean over its seeds)"
+        say(f"best: trial {best.number}, dev {metric} {result.best_value:.4f}{seeds} ({line}); "
+            f"{out / BEST_CONFIG}, {page}")  # fmt: skip
     return result
-
-
-def _refit(config, sets, result: TuneResult, out: Path, say) -> Path:
-    """The best config trained on train + dev (dev is then inside train: judge the refit on test),
-    for as many epochs as the best trial needed to reach its best dev score."""
-    from fenlei.data.examples import Examples
-    from fenlei.data.loading import load_splits
-    from fenlei.training.pipeline import train
-
-    cfg = load_config(config, [*sets, *result.best_overrides])
-    best = RunDir(result.best_run).read_metrics()["train"]
-    if best.get("steps") and best.get("epochs"):
-        per_epoch = best["steps"] / best["epochs"]
-        cfg.train.epochs = max(1, math.ceil(best["best_step"] / per_epoch))
-    splits = load_splits(copy.deepcopy(cfg.data))
-    joined = Examples(
-        list(splits.train.texts) + list(splits.dev.texts),
-        list(splits.train.labels) + list(splits.dev.labels),
-        "train+dev",
-    )
-    dev = Examples(list(splits.dev.texts), list(splits.dev.labels), "dev")
-    say(f"refit on train + dev ({len(joined.texts)} texts, {cfg.train.epochs} epochs)")
-    run = train(cfg, out / REFIT, train=joined, dev=dev, test=splits.test, quiet=True)
-    return run.run_dir
 
 
 def _counts(study) -> dict[str, int]:
