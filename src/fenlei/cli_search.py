@@ -50,7 +50,9 @@ def tune(
 
 
 def auto(
-    train: str = typer.Argument(..., help="Labelled training file (TSV/CSV/JSONL ...)."),
+    train: str = typer.Argument(
+        ..., help="Labelled training file (TSV/CSV/JSONL ...), or a catalog data set (fenlei data list)."
+    ),
     dev: str = typer.Option(None, "--dev", help="Dev file (default: 10% of train, stratified)."),
     test: str = typer.Option(None, "--test", help="Test file: reported, never used to choose."),
     output: Path = typer.Option(..., "--output", "-o", help="Folder of the search; the winner in OUT/best."),
