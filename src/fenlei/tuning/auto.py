@@ -111,7 +111,6 @@ def _search(train, dev, test, out_dir, time_s, metric, max_size_mb, max_latency_
         *([f"data.test={test}"] if test else []),
     ]
     base += [*(sets or []), *([f"train.metric={metric}"] if metric else []), "train.report=false"]
-    cfg = load_config(None, base)
     resolved = load_config(None, base)
     resolve(resolved)
     metric = resolved.train.metric
@@ -128,7 +127,7 @@ def _search(train, dev, test, out_dir, time_s, metric, max_size_mb, max_latency_
     families = sorted(
         families, key=lambda n: (model_class(n).auto_rank is None, model_class(n).auto_rank or 0)
     )
-    lat_texts = texts_for_latency(cfg) if max_latency_ms else []
+    lat_texts = texts_for_latency(resolved, splits) if max_latency_ms else []  # the splits read above
     limits = (max_size_mb, max_latency_ms, lat_texts)
     candidates: list[Candidate] = []
     probed: list[tuple[str, Candidate, list[str]]] = []

@@ -50,10 +50,13 @@ def latency_ms(run_dir: Path, texts: list[str]) -> float:
     return statistics.median(times)
 
 
-def texts_for_latency(cfg: Config) -> list[str]:
-    from fenlei.data.loading import load_splits
+def texts_for_latency(cfg: Config, splits=None) -> list[str]:
+    """Up to 50 dev texts (else train) to time single-text predictions on; ``splits`` when the
+    caller has them already, else read from ``cfg``."""
+    if splits is None:
+        from fenlei.data.loading import load_splits
 
-    splits = load_splits(cfg.data)
+        splits = load_splits(cfg.data)
     return list(splits.dev.texts[:50]) or list(splits.train.texts[:50])
 
 
