@@ -46,6 +46,10 @@ class TextModel(nn.Module):
     encoder_type: ClassVar[str] = "vocab"  # vocab (fenlei tokenizer + vocabulary) | hf (the model's own)
     # fenlei auto: this family's place among the candidates, cheapest first; None = not a candidate
     auto_rank: ClassVar[int | None] = None
+    # fenlei auto starts it from pretrained word vectors when the language has packaged ones: at
+    # its defaults on SST-2, GloVe 50d took TextCNN's dev accuracy from 0.685 to 0.769, TextRNN's
+    # from 0.730 to 0.809
+    auto_word_vectors: ClassVar[bool] = False
 
     def __init__(
         self,
@@ -83,7 +87,14 @@ class TextModel(nn.Module):
 
     @classmethod
     def auto_sets(cls, language: str) -> list[str]:
-        """``--set`` items ``fenlei auto`` adds for data in ``language`` (e.g. which encoder)."""
+        """``--set`` items ``fenlei auto`` adds for data in ``language`` (e.g. which encoder): the
+        packaged GloVe for English where the family starts from word vectors (``auto_word_vectors``)."""
+        import importlib.util
+
+        from fenlei.data.vectors import PACKAGED
+
+        if cls.auto_word_vectors and language == "en" and importlib.util.find_spec(PACKAGED["glove-6b-50d"]):
+            return ["model.vectors=glove-6b-50d"]
         return []
 
     @classmethod

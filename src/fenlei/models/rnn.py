@@ -92,6 +92,8 @@ def run_rnn(rnn: nn.RNNBase, x: torch.Tensor, lengths: torch.Tensor) -> tuple[to
 class _RecurrentModel(TextModel):
     """Embedding -> dropout -> RNN; subclasses pool the outputs into one vector."""
 
+    auto_word_vectors = True
+
     def __init__(self, params: RNNEncoderParams, vocab_size: int, num_classes: int, **kw) -> None:
         super().__init__(params, vocab_size, num_classes, **kw)
         p = params

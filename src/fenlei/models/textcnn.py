@@ -93,6 +93,7 @@ class TextCNN(TextModel):
 
     params_class = TextCNNParams
     auto_rank = 2
+    auto_word_vectors = True
     tiny = {"filter_sizes": (2, 3), "num_filters": 8, "dropout": 0.1}
 
     @classmethod

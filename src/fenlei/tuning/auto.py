@@ -30,7 +30,7 @@ PROBES = "probes"
 RESERVE = 0.05  # of the budget, kept for the final evaluations, the copy and the page
 TUNE_SHARES = (2 / 3, 1 / 3)  # of what the probes leave, for the best and the second-best family
 MIN_TUNE_S = 30.0  # a share smaller than this is not worth a search
-LAST_SHARE = 0.6  # of the time left, for the run of the last candidate (a transformer)
+LAST_SHARE = 0.7  # of the time left, for the run of the last candidate (a transformer)
 
 
 @dataclass
@@ -111,7 +111,8 @@ def _search(train, dev, test, out_dir, time_s, metric, max_size_mb, max_latency_
         *([f"data.test={test}"] if test else []),
     ]
     base += [*(sets or []), *([f"train.metric={metric}"] if metric else []), "train.report=false"]
-    resolved = load_config(None, base)
+    # the data and the metric checked once; model.* settings belong to the families that take them
+    resolved = load_config(None, [s for s in base if not s.startswith("model.")])
     resolve(resolved)
     metric = resolved.train.metric
     splits = load_splits(resolved.data)
@@ -131,21 +132,48 @@ def _search(train, dev, test, out_dir, time_s, metric, max_size_mb, max_latency_
     limits = (max_size_mb, max_latency_ms, lat_texts)
     candidates: list[Candidate] = []
     probed: list[tuple[str, Candidate, list[str]]] = []
+
+    given = {item.split("=", 1)[0] for item in sets or []}
+
+    def family_sets(name: str) -> list[str]:
+        # what the user set wins over what auto would choose (e.g. model.pretrained)
+        chosen = [s for s in model_class(name).auto_sets(profile.language) if s.split("=", 1)[0] not in given]
+        return [f"model.name={name}", *chosen]
+
+    def timing_of(name: str):
+        show(family=name, stage="timing an epoch on a sample", trial="")
+        run_dir = out / PROBES / f"{name}-timing"
+        return time_epoch(base + family_sets(name), splits, run_dir, model_class(name), say)
+
+    # The last family (a pretrained encoder) usually wins by points where an epoch of it fits, so
+    # its time is set aside before the cheap families share the rest: without that, their runs at
+    # defaults left it too little for one epoch (SST-2 on this CPU: 3 of 10 minutes gone first).
+    timings: dict[str, tuple[float, float] | None] = {}
+    reserve_s = 0.0
+    if families and model_class(families[-1]).pretrained_weights:
+        last = families[-1]
+        timings[last] = timing_of(last)
+        if timings[last] is not None:
+            epoch_s, overhead_s = timings[last]
+            room = (deadline - time.monotonic()) * LAST_SHARE
+            fits = min(int((room - overhead_s) // max(epoch_s, 1e-6)), _epochs(base + family_sets(last)))
+            if fits >= 1:
+                reserve_s = overhead_s + fits * epoch_s
     for i, family in enumerate(families):
         left = deadline - time.monotonic()
-        # the runs at defaults together leave a share for tuning; the last (costliest) family may
-        # take most of what is left, as long as one epoch of it fits
-        cap = left * LAST_SHARE if i == len(families) - 1 else left / (len(families) - i + 1)
-        fam_sets = [f"model.name={family}", *model_class(family).auto_sets(profile.language)]
         cls = model_class(family)
+        if i == len(families) - 1:  # the last (costliest) family: its reserve, or most of what is left
+            cap = min(left, max(left * LAST_SHARE, reserve_s))
+        else:  # the runs at defaults together leave a share for tuning
+            cap = (left - reserve_s) / (len(families) - i)
+        fam_sets = family_sets(family)
         epochs_sets: list[str] = []
-        show(family=family, stage="timing an epoch on a sample", trial="")
         if not cls.closed_form:  # time an epoch on a sample first: a family too slow here is skipped
-            timing = time_epoch(base + fam_sets, splits, out / PROBES / f"{family}-timing", cls, say)
+            timing = timings[family] if family in timings else timing_of(family)
             if timing is None:
                 continue
             epoch_s, overhead_s = timing
-            epochs = load_config(None, base + fam_sets).train.epochs
+            epochs = _epochs(base + fam_sets)
             fits = int((cap - overhead_s) // max(epoch_s, 1e-6))
             if fits < 1:
                 say(f"[{duration_text(left)} left] {family}: skipped, an epoch takes about "
@@ -171,10 +199,18 @@ def _search(train, dev, test, out_dir, time_s, metric, max_size_mb, max_latency_
         reverse=metric not in LOWER_IS_BETTER,
     )
     left = deadline - time.monotonic()
-    for (family, _, fam_sets), share in zip(ranked, TUNE_SHARES, strict=False):
-        budget = left * share
+    shares = list(TUNE_SHARES)
+    for family, cand, fam_sets in ranked:
+        if not shares:
+            break
+        budget = left * shares[0]
         if budget < MIN_TUNE_S or deadline - time.monotonic() < MIN_TUNE_S:
             break
+        if cand.train_seconds * 2 > budget:  # the search would re-run the defaults and little else
+            say(f"  {family}: not tuned, a run of it takes {duration_text(cand.train_seconds)} and "
+                f"the share is {duration_text(budget)}; the share goes to the next family")  # fmt: skip
+            continue
+        shares.pop(0)
         say(
             f"[{duration_text(deadline - time.monotonic())} left] tuning {family} for {duration_text(budget)}"
         )
@@ -195,10 +231,12 @@ def _search(train, dev, test, out_dir, time_s, metric, max_size_mb, max_latency_
     if result.winner is not None:
         result.best_run = _copy_best(result.winner.run_dir, out / BEST)
         _against_runners_up(result.winner, candidates, metric)
-    from fenlei.tuning.auto_report import write_auto_report
+    from fenlei.tuning.auto_report import write_auto_report, write_auto_summary
 
     result.seconds = time.monotonic() - started
+    out.mkdir(parents=True, exist_ok=True)  # even when no family could train here
     page = write_auto_report(result)
+    write_auto_summary(result)
     if result.winner is None:
         say(f"no candidate finished within the limits in {duration_text(time_s)}; see {page}")
     else:
@@ -350,6 +388,11 @@ def auto(
         families=families,
         say=(lambda _line: None) if quiet else print,
     )
+
+
+def _epochs(sets: list[str]) -> int:
+    """The epochs a run of these settings trains for."""
+    return load_config(None, sets).train.epochs
 
 
 def _best_text(candidates: list[Candidate], metric: str) -> str:

@@ -6,6 +6,7 @@ from fenlei.evaluation.html_page import esc, figure_png, fmt, img, page, table
 from fenlei.evaluation.metrics import LOWER_IS_BETTER
 
 AUTO_REPORT = "auto.html"
+AUTO_SUMMARY = "auto.json"  # the same figures for scripts: every candidate and the winner
 
 
 def pareto(points: list[tuple[float, float]]) -> list[bool]:
@@ -68,6 +69,27 @@ def write_auto_report(result) -> object:
     sub += f" · {result.seconds:.0f} s"
     path = result.out_dir / AUTO_REPORT
     path.write_text(page("fenlei auto", sub, sections), encoding="utf-8")
+    return path
+
+
+def write_auto_summary(result) -> object:
+    """Write ``DIR/auto.json`` for an AutoResult (what the page shows, as data); returns its path."""
+    import json
+    from dataclasses import asdict
+
+    def row(c) -> dict:
+        return asdict(c) | {"run_dir": str(c.run_dir)}
+
+    data = {
+        "metric": result.metric,
+        "language": result.language,
+        "seconds": result.seconds,
+        "best_run": None if result.best_run is None else str(result.best_run),
+        "winner": None if result.winner is None else row(result.winner),
+        "candidates": [row(c) for c in result.candidates],
+    }
+    path = result.out_dir / AUTO_SUMMARY
+    path.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
     return path
 
 

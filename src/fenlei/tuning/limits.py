@@ -15,7 +15,7 @@ from fenlei.rundir import RunDir
 from fenlei.training.auto_defaults import auto_batch_size
 
 PROBE_TEXTS = 1000  # texts of the one-epoch timing run of a family trained from scratch
-PROBE_TEXTS_PRETRAINED = 128  # ... and of a pretrained encoder (4 steps of 32), whose steps cost far more
+PROBE_TEXTS_PRETRAINED = 192  # ... and of a pretrained encoder (6 steps of 32), whose steps cost far more
 
 
 def check_limits(run_dir: Path, opts, texts: list[str]) -> dict:
@@ -101,7 +101,9 @@ def time_epoch(sets, splits, run_dir: Path, cls, say) -> tuple[float, float] | N
     from one epoch on a sample of it (fewer texts for a pretrained encoder)."""
     from fenlei.data.examples import Examples
     from fenlei.training.pipeline import train
+    from fenlei.tuning.callbacks import StepClock
 
+    clock = StepClock()
     n = min(len(splits.train), PROBE_TEXTS_PRETRAINED if cls.pretrained_weights else PROBE_TEXTS)
     step = max(1, len(splits.train) // n)
     pick = list(range(0, len(splits.train), step))[:n]  # spread over the file, whatever its order
@@ -113,13 +115,13 @@ def time_epoch(sets, splits, run_dir: Path, cls, say) -> tuple[float, float] | N
         if batch == "auto":  # the batch the whole train set gets: a step's cost depends on it
             batch = auto_batch_size(cls.batch_size, len(splits.train))
         cfg = load_config(None, [*sets, "train.epochs=1", f"train.batch_size={batch}"])
-        m = train(cfg, run_dir, train=tr, dev=dv, quiet=True).metrics
+        m = train(cfg, run_dir, train=tr, dev=dv, quiet=True, callbacks=[clock]).metrics
     except FenleiError as err:
         say(f"  {cls.__name__}: cannot train here ({err})")
         return None
     finally:
         shutil.rmtree(run_dir, ignore_errors=True)
-    per_step = m["train"]["seconds"] / max(m["train"]["steps"], 1)
+    per_step = clock.per_step() or m["train"]["seconds"] / max(m["train"]["steps"], 1)
     eval_texts = len(splits.dev) + (len(splits.test) if splits.test is not None else 0)
     # set-up as measured, plus evaluating dev and test: a forward pass costs about a third of a
     # training step's forward and backward
