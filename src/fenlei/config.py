@@ -166,7 +166,9 @@ class TrainConfig:
     # transformers), halved until an epoch has 50 steps, at least 16; config.yaml records it
     batch_size: int | Literal["auto"] = "auto"
     eval_batch_size: int = 0  # examples per batch when evaluating or predicting; 0 = the model's default
-    lr: float = 1e-3  # peak learning rate
+    # peak learning rate; auto: the family's own (1e-3 trained from scratch, 5e-5 for fine-tuning a
+    # pretrained transformer, which 1e-3 leaves at chance); config.yaml records the number
+    lr: float | Literal["auto"] = "auto"
     seed: int = 42  # seeds python, numpy and torch
     grad_clip: float = 0.0  # max gradient norm; 0 = no clipping
     accumulate: int = 1  # batches per optimiser step
@@ -197,7 +199,7 @@ class TrainConfig:
         for key in ("epochs", "batch_size", "accumulate"):
             if getattr(self, key) != "auto":
                 positive(f"train.{key}", getattr(self, key))
-        if self.lr <= 0:
+        if self.lr != "auto" and self.lr <= 0:
             raise ConfigError("train.lr must be > 0")
         nonneg = ("eval_batch_size", "grad_clip", "eval_every", "patience", "min_delta", "threads")
         for key in (*nonneg, "checkpoint_every", "checkpoint_minutes"):

@@ -73,6 +73,8 @@ def resolve(cfg: Config, *, in_memory: bool = False) -> Resolved:
         cfg.model.params = dataclasses.asdict(make_params(cfg.model.name, cfg.model.params))
     except ModelError as err:  # a config key's fault, as the other config checks say
         raise ConfigError(str(err)) from None
+    if cfg.train.lr == "auto":
+        cfg.train.lr = family.default_lr
     kinds = family.tokenizer_kinds
     if cfg.tokenizer.kind != "auto" and cfg.tokenizer.kind not in kinds:
         raise ConfigError(

@@ -152,7 +152,7 @@ def test_e5_for_chinese_as_its_recipe_has_it():
     sets = model_class("transformer").auto_sets("zh")
     assert "model.pretrained=e5-small-multilingual" in sets and "model.freeze_embeddings=true" in sets
     en = model_class("transformer").auto_sets("en")
-    assert en[0] == "model.pretrained=minilm-l6" and "train.lr=5e-5" in en and "train.epochs=3" in en
+    assert en[0] == "model.pretrained=minilm-l6" and "optim.name=adamw" in en and "train.epochs=3" in en
 
 
 def test_english_word_families_start_from_the_packaged_glove():

@@ -46,6 +46,7 @@ class TextModel(nn.Module):
     encoder_type: ClassVar[str] = "vocab"  # vocab (fenlei tokenizer + vocabulary) | hf (the model's own)
     # fenlei auto: this family's place among the candidates, cheapest first; None = not a candidate
     auto_rank: ClassVar[int | None] = None
+    default_lr: ClassVar[float] = 1e-3  # train.lr auto: the peak rate for this family
     # fenlei auto starts it from pretrained word vectors when the language has packaged ones: at
     # its defaults on SST-2, GloVe 50d took TextCNN's dev accuracy from 0.685 to 0.769, TextRNN's
     # from 0.730 to 0.809
