@@ -110,7 +110,7 @@ def test_the_pretrained_family_gets_its_time_set_aside_first(tiny_data, tmp_path
 
     timed, probes = [], []
 
-    def fake_time_epoch(sets, splits, run_dir, cls, say):
+    def fake_time_epoch(sets, splits, run_dir, cls, say, limit_s=None):
         timed.append(cls.__name__)
         return (10.0, 2.0) if cls.pretrained_weights else (1.0, 1.0)
 

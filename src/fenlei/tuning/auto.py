@@ -23,12 +23,13 @@ from fenlei.rundir import SCRATCH, RunDir
 from fenlei.tuning.callbacks import Deadline
 from fenlei.tuning.limits import duration_text, latency_ms, texts_for_latency, time_epoch
 from fenlei.tuning.live import SearchStatus
-from fenlei.tuning.study import TuneOptions, run_tune
+from fenlei.tuning.study import TuneOptions, run_tune, seconds_used
 
 BEST = "best"
 PROBES = "probes"
 RESERVE = 0.05  # of the budget, kept for the final evaluations, the copy and the page
 TUNE_SHARES = (2 / 3, 1 / 3)  # of what the probes leave, for the best and the second-best family
+TIMING_SHARE = 0.05  # of the budget, at most, for timing one family's epoch on a sample
 MIN_TUNE_S = 30.0  # a share smaller than this is not worth a search
 LAST_SHARE = 0.7  # of the time left, for the run of the last candidate (a transformer)
 
@@ -143,7 +144,10 @@ def _search(train, dev, test, out_dir, time_s, metric, max_size_mb, max_latency_
     def timing_of(name: str):
         show(family=name, stage="timing an epoch on a sample", trial="")
         run_dir = out / PROBES / f"{name}-timing"
-        return time_epoch(base + family_sets(name), splits, run_dir, model_class(name), say)
+        # at most 5% of the budget on timing one family
+        return time_epoch(
+            base + family_sets(name), splits, run_dir, model_class(name), say, time_s * TIMING_SHARE
+        )
 
     # The last family (a pretrained encoder) usually wins by points where an epoch of it fits, so
     # its time is set aside before the cheap families share the rest: without that, their runs at
@@ -159,6 +163,9 @@ def _search(train, dev, test, out_dir, time_s, metric, max_size_mb, max_latency_
             fits = min(int((room - overhead_s) // max(epoch_s, 1e-6)), _epochs(base + family_sets(last)))
             if fits >= 1:
                 reserve_s = overhead_s + fits * epoch_s
+            say(f"  {last}: an epoch takes about {duration_text(epoch_s)} here (timed on a sample); "
+                + (f"{duration_text(reserve_s)} set aside for {fits} epoch(s)" if fits >= 1
+                   else f"not even one fits in {duration_text(room)}"))  # fmt: skip
     for i, family in enumerate(families):
         left = deadline - time.monotonic()
         cls = model_class(family)
@@ -200,6 +207,27 @@ def _search(train, dev, test, out_dir, time_s, metric, max_size_mb, max_latency_
     )
     left = deadline - time.monotonic()
     shares = list(TUNE_SHARES)
+    tuned: list[tuple[str, list[str]]] = []
+
+    def tune_family(family: str, fam_sets: list[str], budget: float) -> None:
+        """Search ``family`` for ``budget`` more seconds (a second call continues its study)."""
+        nonlocal candidates
+        used = seconds_used(out / family)
+        left_now = duration_text(deadline - time.monotonic())
+        say(f"[{left_now} left] tuning {family} for {duration_text(budget)}")
+        show(family=family, stage="tuning", trial="")
+        opts = TuneOptions(
+            time_s=used + budget, max_size_mb=max_size_mb, max_latency_ms=max_latency_ms, seed=seed
+        )
+        try:
+            run_tune(None, base + fam_sets, out / family, opts, say=lambda line: say(f"  {family}: {line}"))
+        except FenleiError as err:  # e.g. the share is too small for one trial of this family
+            say(f"  {family}: {err}")
+        candidates = [c for c in candidates if c.family != family or c.source == "probe"]
+        candidates += _trial_candidates(out / family, family, limits)
+        _say_best(candidates, metric, say)
+        show(best=_best_text(candidates, metric))
+
     for family, cand, fam_sets in ranked:
         if not shares:
             break
@@ -211,20 +239,15 @@ def _search(train, dev, test, out_dir, time_s, metric, max_size_mb, max_latency_
                 f"the share is {duration_text(budget)}; the share goes to the next family")  # fmt: skip
             continue
         shares.pop(0)
-        say(
-            f"[{duration_text(deadline - time.monotonic())} left] tuning {family} for {duration_text(budget)}"
-        )
-        show(family=family, stage="tuning", trial="")
-        opts = TuneOptions(time_s=budget, max_size_mb=max_size_mb, max_latency_ms=max_latency_ms, seed=seed)
-        try:
-            run_tune(
-                None, base + fam_sets, out / family, opts, say=lambda line, f=family: say(f"  {f}: {line}")
-            )
-        except FenleiError as err:  # e.g. the share is too small for one trial of this family
-            say(f"  {family}: {err}")
-        candidates += _trial_candidates(out / family, family, limits)
-        _say_best(candidates, metric, say)
-        show(best=_best_text(candidates, metric))
+        tune_family(family, fam_sets, min(budget, deadline - time.monotonic()))
+        tuned.append((family, fam_sets))
+    rest = deadline - time.monotonic()
+    if rest >= MIN_TUNE_S:  # time no other family could use: the best tuned one goes on (or, when
+        # none was tuned, the best family one more run of which fits), so the budget is used
+        pool = dict(tuned) or {f: sets_ for f, c, sets_ in ranked if c.train_seconds < rest}
+        best_tuned = _winner([c for c in candidates if c.family in pool], metric)
+        if best_tuned is not None:
+            tune_family(best_tuned.family, pool[best_tuned.family], rest)
     show(family="", stage="writing the winner and auto.html", trial="")
     result = AutoResult(out, None, metric, profile.language, candidates, seconds=0.0)
     result.winner = _winner(candidates, metric)

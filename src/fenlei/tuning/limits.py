@@ -96,26 +96,31 @@ def parse_size_mb(text: str) -> float:
     return value
 
 
-def time_epoch(sets, splits, run_dir: Path, cls, say) -> tuple[float, float] | None:
+def time_epoch(
+    sets, splits, run_dir: Path, cls, say, limit_s: float | None = None
+) -> tuple[float, float] | None:
     """Seconds of one epoch on all of train, and of the rest of a run (set-up, evaluation),
-    from one epoch on a sample of it (fewer texts for a pretrained encoder)."""
+    from one epoch on a sample of it (fewer texts for a pretrained encoder); ``limit_s`` stops
+    the sample's epoch early (the steps done so far time it: IMDb's 512-token windows took 2 min)."""
     from fenlei.data.examples import Examples
     from fenlei.training.pipeline import train
-    from fenlei.tuning.callbacks import StepClock
+    from fenlei.tuning.callbacks import Deadline, StepClock
 
     clock = StepClock()
+    watch = [Deadline(time.monotonic() + limit_s)] if limit_s else []
     n = min(len(splits.train), PROBE_TEXTS_PRETRAINED if cls.pretrained_weights else PROBE_TEXTS)
     step = max(1, len(splits.train) // n)
     pick = list(range(0, len(splits.train), step))[:n]  # spread over the file, whatever its order
     tr = Examples([splits.train.texts[i] for i in pick], [splits.train.labels[i] for i in pick], "sample")
     k = min(len(splits.dev), n // 4 or 1)
-    dv = Examples(list(splits.dev.texts[:k]), list(splits.dev.labels[:k]), "sample")
+    dev_pick = list(range(0, len(splits.dev), max(1, len(splits.dev) // k)))[:k]  # a file sorted by label
+    dv = Examples([splits.dev.texts[i] for i in dev_pick], [splits.dev.labels[i] for i in dev_pick], "sample")
     try:
         batch = load_config(None, sets).train.batch_size
         if batch == "auto":  # the batch the whole train set gets: a step's cost depends on it
             batch = auto_batch_size(cls.batch_size, len(splits.train))
         cfg = load_config(None, [*sets, "train.epochs=1", f"train.batch_size={batch}"])
-        m = train(cfg, run_dir, train=tr, dev=dv, quiet=True, callbacks=[clock]).metrics
+        m = train(cfg, run_dir, train=tr, dev=dv, quiet=True, callbacks=[clock, *watch]).metrics
     except FenleiError as err:
         say(f"  {cls.__name__}: cannot train here ({err})")
         return None

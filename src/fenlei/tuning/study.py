@@ -389,6 +389,11 @@ def _writable(out: Path) -> Path:
     return out
 
 
+def seconds_used(out: Path) -> float:
+    """The seconds a search in ``out`` has spent so far (0 for none): what a longer --time adds to."""
+    return float(_read_state(out)["seconds_used"]) if Path(out).is_dir() else 0.0
+
+
 def _read_state(out: Path) -> dict:
     path = out / STATE
     if path.is_file():
