@@ -19,11 +19,19 @@ from fenlei.config import load_config
 from fenlei.errors import FenleiError
 from fenlei.evaluation.bootstrap import RESAMPLES, verdict
 from fenlei.evaluation.metrics import LOWER_IS_BETTER
-from fenlei.rundir import SCRATCH, RunDir
+from fenlei.rundir import SCRATCH
 from fenlei.tuning.callbacks import Deadline
-from fenlei.tuning.limits import duration_text, latency_ms, texts_for_latency, time_epoch
+from fenlei.tuning.candidates import (
+    Candidate,
+    against_runners_up,
+    pick_winner,
+    read_candidate,
+    trial_candidates,
+)
+from fenlei.tuning.limits import duration_text, texts_for_latency, time_epoch
 from fenlei.tuning.live import SearchStatus
-from fenlei.tuning.study import TuneOptions, run_tune, seconds_used
+from fenlei.tuning.state import seconds_used
+from fenlei.tuning.study import TuneOptions, run_tune
 
 BEST = "best"
 PROBES = "probes"
@@ -32,24 +40,6 @@ TUNE_SHARES = (2 / 3, 1 / 3)  # of what the probes leave, for the best and the s
 TIMING_SHARE = 0.05  # of the budget, at most, for timing one family's epoch on a sample
 MIN_TUNE_S = 30.0  # a share smaller than this is not worth a search
 LAST_SHARE = 0.7  # of the time left, for the run of the last candidate (a transformer)
-
-
-@dataclass
-class Candidate:
-    """One finished run of the search: a probe or a trial, with its figures."""
-
-    family: str
-    source: str  # "probe" or "trial N"
-    run_dir: Path
-    dev: float | None
-    test: float | None
-    train_seconds: float
-    texts_per_second: float | None
-    size_mb: float
-    latency_ms: float | None = None
-    rejected: str = ""
-    stopped: bool = False  # the budget stopped its training early
-    versus: dict | None = None  # the winner against this run: a paired bootstrap on the same texts
 
 
 @dataclass
@@ -224,7 +214,7 @@ def _search(train, dev, test, out_dir, time_s, metric, max_size_mb, max_latency_
         except FenleiError as err:  # e.g. the share is too small for one trial of this family
             say(f"  {family}: {err}")
         candidates = [c for c in candidates if c.family != family or c.source == "probe"]
-        candidates += _trial_candidates(out / family, family, limits)
+        candidates += trial_candidates(out / family, family, limits)
         _say_best(candidates, metric, say)
         show(best=_best_text(candidates, metric))
 
@@ -245,15 +235,15 @@ def _search(train, dev, test, out_dir, time_s, metric, max_size_mb, max_latency_
     if rest >= MIN_TUNE_S:  # time no other family could use: the best tuned one goes on (or, when
         # none was tuned, the best family one more run of which fits), so the budget is used
         pool = dict(tuned) or {f: sets_ for f, c, sets_ in ranked if c.train_seconds < rest}
-        best_tuned = _winner([c for c in candidates if c.family in pool], metric)
+        best_tuned = pick_winner([c for c in candidates if c.family in pool], metric)
         if best_tuned is not None:
             tune_family(best_tuned.family, pool[best_tuned.family], rest)
     show(family="", stage="writing the winner and auto.html", trial="")
     result = AutoResult(out, None, metric, profile.language, candidates, seconds=0.0)
-    result.winner = _winner(candidates, metric)
+    result.winner = pick_winner(candidates, metric)
     if result.winner is not None:
         result.best_run = _copy_best(result.winner.run_dir, out / BEST)
-        _against_runners_up(result.winner, candidates, metric)
+        against_runners_up(result.winner, candidates, metric)
     from fenlei.tuning.auto_report import write_auto_report, write_auto_summary
 
     result.seconds = time.monotonic() - started
@@ -288,7 +278,7 @@ def _probe(sets, run_dir: Path, family: str, deadline: float, limits, say) -> Ca
     except FenleiError as err:
         say(f"  {family}: cannot train here ({err})")
         return None
-    cand = _candidate(run_dir, family, "probe", limits)
+    cand = read_candidate(run_dir, family, "probe", limits)
     cand.stopped = clock.hit
     if clock.hit:
         need = clock.full_run_seconds()
@@ -297,66 +287,6 @@ def _probe(sets, run_dir: Path, family: str, deadline: float, limits, say) -> Ca
             + (f" (a full run needs about {duration_text(need)})" if need else "")
         )
     return cand
-
-
-def _candidate(run_dir: Path, family: str, source: str, limits) -> Candidate:
-    max_size_mb, max_latency, texts = limits
-    rd = RunDir(run_dir)
-    m = rd.read_metrics()
-    metric = m["metric"]
-    size = rd.model_bytes() / 1e6
-    cand = Candidate(
-        family,
-        source,
-        run_dir,
-        (m.get("dev") or {}).get(metric),
-        (m.get("test") or {}).get(metric),
-        m["train"]["seconds"],
-        (m.get("test") or {}).get("texts_per_second"),
-        size,
-    )
-    reasons = []
-    if max_size_mb and size > max_size_mb:
-        reasons.append(f"{size:.1f} MB > {max_size_mb:g} MB")
-    if max_latency:
-        cand.latency_ms = latency_ms(run_dir, texts)
-        if cand.latency_ms > max_latency:
-            reasons.append(f"{cand.latency_ms:.2f} ms > {max_latency:g} ms")
-    cand.rejected = "; ".join(reasons)
-    return cand
-
-
-def _trial_candidates(study_dir: Path, family: str, limits) -> list[Candidate]:
-    """Every finished trial run of one family's search (pruned ones too: their dev score is real)."""
-    out = []
-    for run in sorted((study_dir / "trials").glob("*")):
-        if RunDir(run).finished:
-            out.append(_candidate(run, family, f"trial {int(run.name)}", limits))
-    return out
-
-
-def _winner(candidates: list[Candidate], metric: str) -> Candidate | None:
-    ok = [c for c in candidates if c.dev is not None and not c.rejected]
-    if not ok:
-        return None
-    sign = -1 if metric in LOWER_IS_BETTER else 1
-    # ties go to the cheaper model: the earlier family, then the faster run
-    return max(ok, key=lambda c: (sign * c.dev, -c.train_seconds))
-
-
-def _against_runners_up(winner: Candidate, candidates: list[Candidate], metric: str) -> None:
-    """A paired bootstrap of the winner against the best run of every other family (test
-    predictions, else dev), so that a 0.2-point win reads as the tie it may be."""
-    from fenlei.evaluation.bootstrap import paired_bootstrap, run_decisions
-
-    mine = run_decisions(winner.run_dir)
-    if mine is None:
-        return
-    for family in dict.fromkeys(c.family for c in candidates if c.family != winner.family):
-        runner = _winner([c for c in candidates if c.family == family], metric)
-        theirs = run_decisions(runner.run_dir) if runner is not None else None
-        if theirs is not None and theirs.texts == mine.texts:
-            runner.versus = paired_bootstrap(mine, theirs, metric)
 
 
 def _copy_best(run_dir: Path, dest: Path) -> Path:
@@ -376,7 +306,7 @@ def _say_best(
     if cand is not None and cand.dev is not None:
         note = f" (rejected: {cand.rejected})" if cand.rejected else ""
         say(f"  {family}: dev {metric} {cand.dev:.4f} in {cand.train_seconds:.0f} s{note}")
-    best = _winner(candidates, metric)
+    best = pick_winner(candidates, metric)
     if best is not None:
         say(f"  best so far: {best.family} ({best.source}) dev {metric} {best.dev:.4f}")
 
@@ -419,7 +349,7 @@ def _epochs(sets: list[str]) -> int:
 
 
 def _best_text(candidates: list[Candidate], metric: str) -> str:
-    best = _winner(candidates, metric)
+    best = pick_winner(candidates, metric)
     return "" if best is None else f"{best.family} {best.dev:.4f}"
 
 

@@ -25,9 +25,9 @@ from fenlei.tuning.confirm import confirm_top, confirmed_best, mean_value
 from fenlei.tuning.limits import check_limits, duration_text, parse_duration, parse_size_mb, texts_for_latency
 from fenlei.tuning.refit import refit
 from fenlei.tuning.space import LOOP_SPACE, Dim, apply_recipe, declared_space, merge_spaces, override
+from fenlei.tuning.state import read_state, write_state
 
 STUDY_DB = "study.db"
-STATE = "tune.json"  # this worker's seconds used so far, so a resumed command keeps the budget
 BEST_CONFIG = "best.yaml"
 TRIALS = "trials"
 REFIT = "refit"
@@ -120,7 +120,7 @@ def run_tune(
             study.enqueue_trial(start)
     worker = str(out.resolve())
     _fail_dead_trials(study, worker)
-    state = _read_state(out)
+    state = read_state(out)
     budget_left = opts.time_s - state["seconds_used"]
     if budget_left <= 0:
         say(f"{out}: this search used its {duration_text(opts.time_s)}; give a larger --time to go on")
@@ -154,7 +154,7 @@ def run_tune(
             _tell(study, trial, outcome, metric, say)
             state["seconds_used"] += time.monotonic() - started
             started = time.monotonic()
-            _write_state(out, state)
+            write_state(out, state)
             if outcome.get("budget_hit") and _finished(study) == 0:
                 need = outcome.get("full_seconds")
                 hint = f"; one trial needs about {duration_text(need * 1.2 + 30)}" if need else ""
@@ -170,7 +170,7 @@ def run_tune(
             confirm_top(study, config, sets, overrides_of, out, state, metric, direction, end, say)
     finally:
         state["seconds_used"] += time.monotonic() - started
-        _write_state(out, state)
+        write_state(out, state)
     result = _finish(study, out, config, sets, metric, direction, say, state)
     if opts.refit and result.best_overrides is not None and result.best_run is not None:
         result.refit_run = refit(config, sets, result, out / REFIT, say)
@@ -387,19 +387,3 @@ def _writable(out: Path) -> Path:
     except OSError as err:
         raise FenleiError(f"-o {out}: cannot write there ({err.strerror}); choose another folder") from None
     return out
-
-
-def seconds_used(out: Path) -> float:
-    """The seconds a search in ``out`` has spent so far (0 for none): what a longer --time adds to."""
-    return float(_read_state(out)["seconds_used"]) if Path(out).is_dir() else 0.0
-
-
-def _read_state(out: Path) -> dict:
-    path = out / STATE
-    if path.is_file():
-        return json.loads(path.read_text())
-    return {"seconds_used": 0.0}
-
-
-def _write_state(out: Path, state: dict) -> None:
-    (out / STATE).write_text(json.dumps(state) + "\n")
