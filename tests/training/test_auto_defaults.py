@@ -7,10 +7,18 @@ import json
 import numpy as np
 
 from conftest import make_sentiment, write_tsv
+from fenlei.config import load_config
 from fenlei.models.base import NGRAM_BUCKETS_MAX, NGRAM_BUCKETS_MIN, auto_buckets
 from fenlei.models.fasttext import FastText
 from fenlei.models.textcnn import TextCNN
-from fenlei.training.auto_defaults import BATCH_FLOOR, NgramCounter, auto_batch_size
+from fenlei.models.transformer import Transformer
+from fenlei.training.auto_defaults import (
+    BATCH_FLOOR,
+    NgramCounter,
+    auto_batch_size,
+    fill_auto,
+    micro_batches,
+)
 
 
 def test_batch_size_shrinks_for_a_small_train_set_only():
@@ -20,6 +28,27 @@ def test_batch_size_shrinks_for_a_small_train_set_only():
     assert auto_batch_size(64, 10) == 16  # never under the floor
     assert auto_batch_size(32, 1_000_000) == 32
     assert auto_batch_size(8, 10) == 8  # a family asking for less keeps it
+
+
+def test_long_texts_are_split_into_micro_batches_with_the_same_texts_per_step():
+    assert micro_batches(32, 1, 128, 4096) == (32, 1)  # within the bound: as given
+    assert micro_batches(32, 1, 512, 4096) == (8, 4)
+    assert micro_batches(32, 2, 300, 4096) == (8, 8)  # 3 parts needed, 4 make equal ones
+    assert micro_batches(32, 1, 100_000, 4096) == (1, 32)  # never under one text a pass
+    assert micro_batches(64, 1, 2048, None) == (64, 1)  # a family with no bound
+
+
+def test_fill_auto_splits_a_transformer_batch_of_long_texts_but_not_a_batched_corpus():
+    cfg = load_config(None, ["model.name=transformer", "data.max_length=512", "train.batch_size=32"])
+    chosen = fill_auto(cfg, Transformer, 10_000, None, 100)
+    assert (cfg.train.batch_size, cfg.train.accumulate) == (8, 4)
+    assert chosen["micro_batches"] == "4 x 8"
+    assert fill_auto(cfg, Transformer, 10_000, None, 100) == {}  # a resumed run: already split
+    windows = load_config(None, ["model.name=transformer", "data.max_length=2000", "data.window=128"])
+    fill_auto(windows, Transformer, 10_000, None, 100)
+    assert (windows.train.batch_size, windows.train.accumulate) == (32, 1)  # rows are windows
+    streamed = load_config(None, ["model.name=transformer", "data.max_length=512", "train.batch_size=32"])
+    assert "micro_batches" not in fill_auto(streamed, Transformer, 10_000, None, 100, batched=True)
 
 
 def test_ngram_counter_counts_distinct_id_ngrams_once():

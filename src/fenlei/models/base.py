@@ -34,6 +34,9 @@ class TextModel(nn.Module):
     eval_batch_size: ClassVar[int] = 256
     # train.batch_size auto: this, made smaller for a small train set (training/auto_defaults.py)
     batch_size: ClassVar[int] = 64
+    # padded tokens one forward/backward may hold; a larger batch is split into micro-batches
+    # with gradient accumulation (training/auto_defaults.py micro_batches); None = no bound
+    batch_tokens: ClassVar[int | None] = None
     # DDP must look for parameters a step leaves without gradient (costs a graph walk per step).
     ddp_find_unused: ClassVar[bool] = False
     closed_form: ClassVar[bool] = False  # fitted by its own ``fit`` (tfidf), not by the training loop

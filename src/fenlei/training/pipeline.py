@@ -101,7 +101,9 @@ def _train(cfg, run_dir, given, user_callbacks, *, quiet: bool, resume: bool, ct
     n_train = len(data.texts)  # what is batched: train after the dev split, with augmented copies
     # the train texts' ids, once: the auto settings count their n-grams, the batches hold them
     train_seqs = encoder.encode(tokens=all_tokens[:n_train]) if all_tokens is not None else None
-    chosen = fill_auto(cfg, r.model_class, n_train, train_seqs, encoder.vocab_size)
+    chosen = fill_auto(
+        cfg, r.model_class, n_train, train_seqs, encoder.vocab_size, batched=train_b is not None
+    )
     data.notes.update({f"{k}_auto": v for k, v in chosen.items()})  # metrics.json says what auto chose
     seed_everything(cfg.train.seed)  # model init must not depend on what loading consumed
     model = create_model(

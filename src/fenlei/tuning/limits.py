@@ -18,6 +18,17 @@ PROBE_TEXTS = 1000  # texts of the one-epoch timing run of a family trained from
 PROBE_TEXTS_PRETRAINED = 192  # ... and of a pretrained encoder (6 steps of 32), whose steps cost far more
 
 
+def fit_fits(study, left_s: float) -> bool:
+    """Whether a closed-form fit, which no deadline can stop, is likely to end in ``left_s``: the
+    median time of the study's finished fits (unknown before the first: yes)."""
+    done = [
+        float(t.user_attrs["seconds"])
+        for t in study.get_trials(deepcopy=False)
+        if t.state.is_finished() and "seconds" in t.user_attrs and "error" not in t.user_attrs
+    ]
+    return not done or statistics.median(done) <= left_s
+
+
 def check_limits(run_dir: Path, opts, texts: list[str]) -> dict:
     """The trial's model size and single-text latency, and why it is rejected if it is."""
     out: dict = {"size_mb": RunDir(run_dir).model_bytes() / 1e6, "excess": {}}

@@ -22,7 +22,14 @@ from fenlei.evaluation.metrics import LOWER_IS_BETTER
 from fenlei.tuning.callbacks import Deadline, Pruning
 from fenlei.tuning.confirm import SHARE as CONFIRM_SHARE
 from fenlei.tuning.confirm import confirm_top, confirmed_best, mean_value
-from fenlei.tuning.limits import check_limits, duration_text, parse_duration, parse_size_mb, texts_for_latency
+from fenlei.tuning.limits import (
+    check_limits,
+    duration_text,
+    fit_fits,
+    parse_duration,
+    parse_size_mb,
+    texts_for_latency,
+)
 from fenlei.tuning.refit import refit
 from fenlei.tuning.space import LOOP_SPACE, Dim, apply_recipe, declared_space, merge_spaces, override
 from fenlei.tuning.state import read_state, write_state
@@ -133,6 +140,9 @@ def run_tune(
     splits = None
     try:
         while time.monotonic() < deadline and not _enough(study, opts.trials):
+            if not confirming and not fit_fits(study, deadline - time.monotonic()):  # no deadline stops a fit
+                say(f"stopped: another fit would not end within the {duration_text(opts.time_s)}")
+                break
             trial = study.ask({key: dim.distribution() for key, dim in space.items()})
             trial.set_user_attr("worker", worker)
             overrides = [override(k, space[k].value(v)) for k, v in trial.params.items()]
