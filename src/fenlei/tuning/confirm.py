@@ -2,8 +2,9 @@
 
 On a dev set of a few hundred texts the top trial of a search often leads by noise (SST-2: a
 0.81 dev winner that lost 0.9 points of test accuracy to the recipe it started from). So the
-last share of a search's time trains the ``TOP`` trials with ``SEEDS`` more seeds each, and the
-winner is the best mean dev score among the trials that were confirmed this way.
+last share of a search's time trains the ``TOP`` trials with ``SEEDS`` more seeds each, one seed
+round at a time (a share that holds three runs gives each trial one more seed, not the first
+trial two), and the winner is the best mean dev score over the seeds every confirmed trial has.
 """
 
 from __future__ import annotations
@@ -39,9 +40,10 @@ def confirm_top(
     from fenlei.training.pipeline import train
 
     done = state.setdefault("confirm", {})
-    for trial in _ranked(study, direction)[:TOP]:
-        base_seed = load_config(config, [*sets, *overrides_of(trial)]).train.seed
-        for k in range(1, SEEDS + 1):
+    top = _ranked(study, direction)[:TOP]
+    for k in range(1, SEEDS + 1):  # round k: the k-th extra seed of every top trial
+        for trial in top:
+            base_seed = load_config(config, [*sets, *overrides_of(trial)]).train.seed
             key = str(trial.number)
             if len(done.get(key, [])) >= k:
                 continue  # a resumed search keeps what it confirmed
@@ -63,20 +65,23 @@ def confirm_top(
 
 
 def confirmed_best(candidates: list, state: dict, direction: str):
-    """The trial with the best mean dev score over its seeds among those confirmed with every
-    extra seed (all candidates when none was); None for no candidates."""
+    """The trial with the best mean dev score among those confirmed, each averaged over as many
+    seeds as the least-confirmed of them has (all candidates, one seed, when none was); None for
+    no candidates."""
     extra = state.get("confirm", {})
-    full = [t for t in candidates if len(extra.get(str(t.number), [])) >= SEEDS]
-    pool = full or candidates
+    counts = [len(extra.get(str(t.number), [])) for t in candidates]
+    rounds = min((c for c in counts if c), default=0)
+    pool = [t for t, c in zip(candidates, counts, strict=True) if c >= rounds]
     if not pool:
         return None
     pick = min if direction == "minimize" else max
-    return pick(pool, key=lambda t: mean_value(t, state))
+    return pick(pool, key=lambda t: mean_value(t, state, rounds))
 
 
-def mean_value(trial, state: dict) -> float:
-    """The trial's dev score averaged with its confirmation seeds."""
-    return statistics.fmean([float(trial.value), *state.get("confirm", {}).get(str(trial.number), [])])
+def mean_value(trial, state: dict, rounds: int | None = None) -> float:
+    """The trial's dev score averaged with its confirmation seeds (the first ``rounds`` of them)."""
+    extra = state.get("confirm", {}).get(str(trial.number), [])
+    return statistics.fmean([float(trial.value), *extra[:rounds]])
 
 
 def _ranked(study, direction: str) -> list:
