@@ -24,6 +24,7 @@ from fenlei.tuning.callbacks import Deadline
 from fenlei.tuning.candidates import (
     Candidate,
     against_runners_up,
+    pick_auto_winner,
     pick_winner,
     read_candidate,
     trial_candidates,
@@ -53,6 +54,7 @@ class AutoResult:
     candidates: list[Candidate] = field(default_factory=list)
     winner: Candidate | None = None
     seconds: float = 0.0
+    why: str = ""  # why the winner is not the best dev run (a cheaper family within its error)
 
 
 def run_auto(
@@ -240,7 +242,9 @@ def _search(train, dev, test, out_dir, time_s, metric, max_size_mb, max_latency_
             tune_family(best_tuned.family, pool[best_tuned.family], rest)
     show(family="", stage="writing the winner and auto.html", trial="")
     result = AutoResult(out, None, metric, profile.language, candidates, seconds=0.0)
-    result.winner = pick_winner(candidates, metric)
+    result.winner, result.why = pick_auto_winner(candidates, metric)
+    if result.why:
+        say(f"winner by the one-standard-error rule: {result.why}")
     if result.winner is not None:
         result.best_run = _copy_best(result.winner.run_dir, out / BEST)
         against_runners_up(result.winner, candidates, metric)

@@ -63,7 +63,8 @@ def write_auto_report(result) -> object:
         sections.append((
             "winner", "Winner",
             f"<p>{esc(w.family)} ({esc(w.source)}): dev {esc(metric)} {fmt(w.dev)}, test {fmt(w.test)}; "
-            f"copied to <code>{esc(result.best_run)}</code> ({link}).</p>",
+            f"copied to <code>{esc(result.best_run)}</code> ({link}).</p>"
+            + (f"<p>Chosen by the one-standard-error rule: {esc(result.why)}.</p>" if result.why else ""),
         ))  # fmt: skip
     sub = f"{result.out_dir} · language {result.language} · {len(result.candidates)} runs"
     sub += f" · {result.seconds:.0f} s"
@@ -86,6 +87,7 @@ def write_auto_summary(result) -> object:
         "seconds": result.seconds,
         "best_run": None if result.best_run is None else str(result.best_run),
         "winner": None if result.winner is None else row(result.winner),
+        "winner_rule": result.why,  # set when a cheaper family within one standard error won
         "candidates": [row(c) for c in result.candidates],
     }
     path = result.out_dir / AUTO_SUMMARY
