@@ -31,7 +31,7 @@ browser:
 # The README demo: fenlei auto on rt-polarity (built-in catalog) with an 8-minute budget: on a
 # 2-core CPU without bf16 one epoch of MiniLM needs about 5 of them, set aside first.
 demo: $(STAMP)
-	$(BIN)/fenlei auto rt-polarity --time 8m -o runs/demo
+	$(BIN)/fenlei auto rt-polarity --time 6m -o runs/demo
 
 # The README's test command: no browser needed (the demo-page test has its own marker).
 test: $(STAMP)
