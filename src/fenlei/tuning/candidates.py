@@ -102,8 +102,9 @@ def pick_auto_winner(candidates: list[Candidate], metric: str) -> tuple[Candidat
     why = (
         f"{best.family}'s dev {metric} {best.dev:.4f} is within one standard error ({err:.4f}, "
         f"{best.dev_texts:,} texts) of {fastest.family}'s {fastest.dev:.4f}, and {fastest.family} "
-        f"predicts {fastest.texts_per_second / max(best.texts_per_second or 1e-9, 1e-9):,.0f}x faster"
-    )
+        + (f"predicts {fastest.texts_per_second / best.texts_per_second:,.0f}x faster"
+           if best.texts_per_second else "predicts faster")
+    )  # fmt: skip
     return fastest, why
 
 
