@@ -76,7 +76,7 @@ def fill_auto(
     seq_len = cfg.data.window or cfg.data.max_length  # a window is one row of a batch
     if isinstance(seq_len, int) and not batched:  # known once the encoder is fitted
         micro, accumulate = micro_batches(
-            cfg.train.batch_size, cfg.train.accumulate, seq_len, getattr(family, "batch_tokens", None)
+            cfg.train.batch_size, cfg.train.accumulate, seq_len, family.batch_tokens
         )
         if micro != cfg.train.batch_size:  # same texts per step, less memory per pass
             chosen["micro_batches"] = f"{accumulate // cfg.train.accumulate} x {micro}"

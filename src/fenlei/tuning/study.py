@@ -140,8 +140,9 @@ def run_tune(
     splits = None
     try:
         while time.monotonic() < deadline and not _enough(study, opts.trials):
-            if not confirming and not fit_fits(study, deadline - time.monotonic()):  # no deadline stops a fit
-                say(f"stopped: another fit would not end within the {duration_text(opts.time_s)}")
+            left_s = deadline - time.monotonic()
+            if not confirming and not fit_fits(study, left_s):  # no deadline stops a closed-form fit
+                say(f"stopped: another fit would not end in the {duration_text(left_s)} left")
                 break
             trial = study.ask({key: dim.distribution() for key, dim in space.items()})
             trial.set_user_attr("worker", worker)
