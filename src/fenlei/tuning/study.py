@@ -30,6 +30,7 @@ from fenlei.tuning.limits import (
     parse_size_mb,
     texts_for_latency,
 )
+from fenlei.tuning.outcome import feasible, tell
 from fenlei.tuning.refit import refit
 from fenlei.tuning.space import LOOP_SPACE, Dim, apply_recipe, declared_space, merge_spaces, override
 from fenlei.tuning.state import read_state, write_state
@@ -105,7 +106,9 @@ def run_tune(
     storage = opts.storage or f"sqlite:///{_writable(out) / STUDY_DB}"
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     direction = "minimize" if metric in LOWER_IS_BETTER else "maximize"
-    sampler = optuna.samplers.TPESampler(seed=opts.seed)  # reads the trials' constraints (size, latency)
+    # Optuna's default waits 10 random trials before TPE models anything; a CPU budget often holds
+    # fewer, so TPE starts after 4 (the recipe and 3 random) and models the keys jointly.
+    sampler = optuna.samplers.TPESampler(seed=opts.seed, n_startup_trials=4, multivariate=True)
     # no pruning before a trial's third dev evaluation: early epochs of a good config are noisy
     pruner = optuna.pruners.MedianPruner(n_startup_trials=3, n_warmup_steps=2)
     try:
@@ -162,7 +165,7 @@ def run_tune(
                 if splits is None:
                     splits = texts_for_latency(resolved)
                 outcome.update(check_limits(run_dir, opts, splits))
-            _tell(study, trial, outcome, metric, say)
+            tell(study, trial, outcome, metric, say)
             state["seconds_used"] += time.monotonic() - started
             started = time.monotonic()
             write_state(out, state)
@@ -219,7 +222,7 @@ def tune(
 
 
 def _run_trial(config, sets, overrides, run_dir: Path, trial, metric: str, deadline: float) -> dict:
-    """Train one trial; what happened, as plain data for ``_tell``."""
+    """Train one trial; what happened, as plain data for ``outcome.tell``."""
     from fenlei.training.pipeline import train
 
     try:
@@ -244,44 +247,6 @@ def _run_trial(config, sets, overrides, run_dir: Path, trial, metric: str, deadl
     }
 
 
-def _tell(study, trial, outcome: dict, metric: str, say) -> None:
-    """Record a trial's end in the study: complete (with its constraint), pruned or failed."""
-    import optuna
-
-    for key in ("seconds", "run_dir", "size_mb", "latency_ms", "rejected"):
-        if outcome.get(key) is not None:
-            trial.set_user_attr(key, outcome[key])
-    if "error" in outcome:
-        trial.set_user_attr("error", outcome["error"])
-        study.tell(trial, state=optuna.trial.TrialState.FAIL)
-        say(f"  failed: {outcome['error']}")
-        return
-    m = outcome["metrics"]
-    test = (m.get("test") or {}).get(metric)
-    if test is not None:
-        trial.set_user_attr("test", float(test))
-    if outcome["budget_hit"]:
-        trial.set_user_attr("error", "stopped by the time budget")
-        study.tell(trial, state=optuna.trial.TrialState.FAIL)
-        say("  stopped by the time budget (not counted)")
-        return
-    if outcome["pruned"]:
-        study.tell(trial, state=optuna.trial.TrialState.PRUNED)
-        say(f"  pruned after {m['train']['epochs']} epoch(s)")
-        return
-    value = float(m["dev"][metric])
-    for key, excess in outcome.get("excess", {}).items():  # <= 0: within the limit
-        trial.set_constraint(key, excess)
-    study.tell(trial, value)
-    why = f"  rejected: {outcome['rejected']}" if outcome.get("rejected") else ""
-    say(f"  dev {metric} {value:.4f}" + (f"  test {test:.4f}" if test is not None else "") + why)
-
-
-def _feasible(trial) -> bool:
-    """Within --max-size and --max-latency-ms (Optuna's constraints: <= 0 is feasible)."""
-    return all(v <= 0 for v in trial.constraints.values())
-
-
 def _finish(study, out: Path, config, sets, metric, direction, say, state: dict) -> TuneResult:
     """Pick the best feasible trial (by its mean over the confirmation seeds when it has them),
     write best.yaml, its report and tune.html."""
@@ -290,9 +255,9 @@ def _finish(study, out: Path, config, sets, metric, direction, say, state: dict)
     from fenlei.tuning.report import write_tune_report
 
     done = [t for t in study.get_trials(deepcopy=False) if t.state == optuna.trial.TrialState.COMPLETE]
-    feasible = [t for t in done if _feasible(t)]
+    feasible_trials = [t for t in done if feasible(t)]
     counts = _counts(study)
-    best = confirmed_best(feasible, state, direction)
+    best = confirmed_best(feasible_trials, state, direction)
     result = TuneResult(out, None, None, [], metric, counts)
     if best is not None:
         space = search_space(load_config(config, sets))
