@@ -7,7 +7,6 @@ import warnings
 from collections.abc import Sequence
 
 import numpy as np
-from sklearn import metrics as skm
 
 from fenlei.evaluation.thresholds import DEFAULT_THRESHOLD, decide
 
@@ -31,23 +30,23 @@ def classification_metrics(y_true: np.ndarray, probs: np.ndarray, label_names: S
     probs = np.asarray(probs, dtype=np.float64)
     y_pred = probs.argmax(1)
     labels = list(range(len(label_names)))
-    out: dict = {"n": int(len(y_true)), "accuracy": float(skm.accuracy_score(y_true, y_pred))}
+    out: dict = {"n": int(len(y_true)), "accuracy": float(_skm().accuracy_score(y_true, y_pred))}
     for avg in ("macro", "micro", "weighted"):
-        p, r, f, _ = skm.precision_recall_fscore_support(
+        p, r, f, _ = _skm().precision_recall_fscore_support(
             y_true, y_pred, labels=labels, average=avg, zero_division=0
         )
         out[f"{avg}_precision"], out[f"{avg}_recall"], out[f"{avg}_f1"] = float(p), float(r), float(f)
     with warnings.catch_warnings():  # one class present: MCC is defined as 0, no need to warn
         warnings.simplefilter("ignore")
-        out["mcc"] = float(skm.matthews_corrcoef(y_true, y_pred))
+        out["mcc"] = float(_skm().matthews_corrcoef(y_true, y_pred))
     out["roc_auc"] = roc_auc(y_true, probs)
-    p, r, f, s = skm.precision_recall_fscore_support(y_true, y_pred, labels=labels, zero_division=0)
+    p, r, f, s = _skm().precision_recall_fscore_support(y_true, y_pred, labels=labels, zero_division=0)
     out["per_class"] = {
         name: {"precision": float(p[i]), "recall": float(r[i]), "f1": float(f[i]), "support": int(s[i])}
         for i, name in enumerate(label_names)
     }
     if len(labels) <= MAX_CONFUSION_CLASSES:
-        out["confusion_matrix"] = skm.confusion_matrix(y_true, y_pred, labels=labels).tolist()
+        out["confusion_matrix"] = _skm().confusion_matrix(y_true, y_pred, labels=labels).tolist()
     return out
 
 
@@ -57,9 +56,9 @@ def roc_auc(y_true: np.ndarray, probs: np.ndarray) -> float | None:
     if len(present) < 2:
         return None
     if probs.shape[1] == 2:
-        return float(skm.roc_auc_score(y_true, probs[:, 1]))
+        return float(_skm().roc_auc_score(y_true, probs[:, 1]))
     # One-vs-rest per class present in y_true; a class never seen has no AUC.
-    scores = [skm.roc_auc_score(y_true == c, probs[:, c]) for c in present]
+    scores = [_skm().roc_auc_score(y_true == c, probs[:, c]) for c in present]
     return float(np.mean(scores))
 
 
@@ -82,17 +81,17 @@ def multilabel_metrics(
         (len(label_names),),
     )
     y_pred = decide(probs, thr)
-    subset = float(skm.accuracy_score(y_true, y_pred))
+    subset = float(_skm().accuracy_score(y_true, y_pred))
     out: dict = {"n": int(len(y_true)), "accuracy": subset, "subset_accuracy": subset}
-    out["hamming_loss"] = float(skm.hamming_loss(y_true, y_pred))
+    out["hamming_loss"] = float(_skm().hamming_loss(y_true, y_pred))
     for avg in ("micro", "macro", "weighted", "samples"):
-        p, r, f, _ = skm.precision_recall_fscore_support(y_true, y_pred, average=avg, zero_division=0)
+        p, r, f, _ = _skm().precision_recall_fscore_support(y_true, y_pred, average=avg, zero_division=0)
         out[f"{avg}_precision"], out[f"{avg}_recall"], out[f"{avg}_f1"] = float(p), float(r), float(f)
     aucs = per_label_roc_auc(y_true, probs)
     defined = [a for a in aucs if a is not None]
     out["roc_auc"] = float(np.mean(defined)) if defined else None
     out["per_label_roc_auc"] = dict(zip(label_names, aucs, strict=True))
-    p, r, f, s = skm.precision_recall_fscore_support(y_true, y_pred, average=None, zero_division=0)
+    p, r, f, s = _skm().precision_recall_fscore_support(y_true, y_pred, average=None, zero_division=0)
     out["per_class"] = {
         name: {
             "precision": float(p[i]),
@@ -114,5 +113,13 @@ def per_label_roc_auc(y_true: np.ndarray, probs: np.ndarray) -> list[float | Non
         if column.min() == column.max():
             out.append(None)
             continue
-        out.append(float(skm.roc_auc_score(column, probs[:, c])))
+        out.append(float(_skm().roc_auc_score(column, probs[:, c])))
     return out
+
+
+def _skm():
+    """scikit-learn's metrics, imported on first use: a one-text ``fenlei predict`` of a neural
+    run imports this module (the families' registry) and never scores anything."""
+    from sklearn import metrics
+
+    return metrics
