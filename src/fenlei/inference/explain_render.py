@@ -109,9 +109,8 @@ def terminal(exp: Explanation, top: int = 5):
     for positive, name, colour in ((True, "for", "green"), (False, "against", "red")):
         best = exp.top(top, positive=positive)
         if best:
-            row = Text(f"  {name:<8}", style=colour)
-            row.append("  ".join(f"{t.token} {t.score:+.3f}" for t in best))
-            lines.append(row)
+            cells = "  ".join(f"{t.token} {t.score:+.3f}" for t in best)
+            lines.append(Text.assemble((f"  {name:<8}", colour), cells))
     return Group(*lines)
 
 
