@@ -185,7 +185,7 @@ def serve(
     max_batch: int = typer.Option(64, help="Texts per forward pass, across concurrent requests."),
     max_wait_ms: float = typer.Option(5.0, help="How long a request waits for others to batch with."),
 ) -> None:
-    """Serve run directories over HTTP: POST /predict, GET /health /labels /metadata, demo page at /."""
+    """Serve run directories over HTTP: POST /predict /explain, GET /health /labels /metadata, demo at /."""
     try:
         import uvicorn
 
