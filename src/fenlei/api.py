@@ -138,6 +138,12 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
         """Probabilities, one row per text, columns in ``classes_`` order."""
         return self._fitted().predict_proba(_texts(X, "texts"))
 
+    def explain(self, X, label: Any = None) -> list:
+        """Per-token scores of each text toward ``label`` (default: its predicted class); see
+        ``Predictor.explain``."""
+        name = None if label is None else str(label)
+        return self._fitted().explain(_texts(X, "texts"), name)
+
     def predict(self, X) -> np.ndarray:
         """The decided label per text (a list of labels per text for multi-label models)."""
         predictor = self._fitted()

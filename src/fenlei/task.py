@@ -87,6 +87,10 @@ class Task(ABC):
     def probabilities(self, logits: torch.Tensor) -> torch.Tensor:
         """Probabilities from logits, in fp32."""
 
+    @abstractmethod
+    def explained(self, logits: torch.Tensor, label: torch.Tensor) -> torch.Tensor:
+        """[B] the score of class ``label`` [B] that token attributions explain."""
+
     def tune(self, y_true: np.ndarray, probs: np.ndarray, policy: str) -> None:
         """Fit the decision rule on dev (multi-label thresholds); argmax needs nothing."""
         return None
@@ -201,6 +205,10 @@ class SingleLabel(Task):
 
         return torch.softmax(logits.float(), -1)
 
+    def explained(self, logits, label):  # softmax ignores a shift of every logit: the centred one
+        z = logits.float()
+        return (z - z.mean(-1, keepdim=True)).gather(1, label[:, None]).squeeze(1)
+
     def score(self, y_true, probs, names):
         from fenlei.evaluation.metrics import classification_metrics
 
@@ -297,6 +305,9 @@ class MultiLabel(Task):
         import torch
 
         return torch.sigmoid(logits.float())
+
+    def explained(self, logits, label):  # each label has its own sigmoid: its own logit
+        return logits.float().gather(1, label[:, None]).squeeze(1)
 
     def tune(self, y_true, probs, policy):
         from fenlei.evaluation.thresholds import tune_thresholds

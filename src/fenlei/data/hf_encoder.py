@@ -18,7 +18,7 @@ import numpy as np
 
 from fenlei.data.encoders import ENCODERS, EncoderSettings
 from fenlei.data.text import auto_length, truncate
-from fenlei.data.windows import WINDOWED_LENGTH_BOUND, Windows, split_windows
+from fenlei.data.windows import WINDOWED_LENGTH_BOUND, Windows, split_windows, window_starts
 from fenlei.errors import ConfigError, RunDirError
 from fenlei.rundir import HF_DIR, TOKENIZER
 
@@ -28,6 +28,7 @@ class HFEncoder:
     """A Hugging Face tokenizer plus fenlei's truncation; saved as ``hf/`` + ``tokenizer.json``."""
 
     encoder_type = "hf"
+    word_pieces = True  # explain: its ids are pieces of words, merged back into words
     kind = "hf"
     streamable = False  # a streamed corpus holds a fenlei vocabulary's ids
 
@@ -128,6 +129,34 @@ class HFEncoder:
         room = max(1, self.max_length - len(self.prefix) - len(self.suffix))
         return [self.prefix + truncate(ids, room, self.truncation) + self.suffix for ids in body]
 
+    def token_spans(self, text: str) -> tuple[list[tuple[int, int]], bool]:
+        """Character spans of each id of ``tokenize([text])[0]`` (special tokens: (-1, -1)) and
+        whether the text was cut to ``max_length``; windows are cut from this sequence."""
+        enc = self.tokenizer(
+            str(text), add_special_tokens=False, truncation=False, return_offsets_mapping=True, verbose=False
+        )
+        offsets = [_trimmed(text, a, b) for a, b in enc["offset_mapping"]]
+        room = max(1, self.max_length - len(self.prefix) - len(self.suffix))
+        kept = [offsets[i] for i in truncate(list(range(len(offsets))), room, self.truncation)]
+        none = [(-1, -1)]
+        return none * len(self.prefix) + kept + none * len(self.suffix), len(kept) < len(offsets)
+
+    def baseline_ids(self, ids: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+        """The attribution baseline of padded rows ``ids``: each row's special tokens where they
+        are, padding in place of the text."""
+        base = np.full_like(ids, self.pad_id)
+        pre, suf = len(self.prefix), len(self.suffix)
+        for row, n in enumerate(lengths):
+            base[row, :pre] = ids[row, :pre]
+            base[row, n - suf : n] = ids[row, n - suf : n]
+        return base
+
+    def window_starts(self, body: int) -> list[int]:
+        """Where each window of a text with ``body`` tokens starts in its body ([0]: no windows)."""
+        if self.window is None:
+            return [0]
+        return window_starts(body, max(1, self.window - len(self.prefix) - len(self.suffix)), self.stride)
+
     def save(self, run_dir: Path) -> None:
         """The tokenizer files into ``hf/`` and fenlei's settings into ``tokenizer.json``."""
         run_dir = Path(run_dir)
@@ -167,3 +196,12 @@ def _special_layout(tokenizer) -> tuple[list[int], list[int]]:
         if full[start : start + len(plain)] == plain:
             return list(full[:start]), list(full[start + len(plain) :])
     return [], []  # a tokenizer that rewrites the text around specials: add none ourselves
+
+
+def _trimmed(text: str, start: int, end: int) -> tuple[int, int]:
+    """A piece's span without the spaces some tokenizers (sentencepiece's "▁") count in it."""
+    while start < end and text[start].isspace():
+        start += 1
+    while end > start and text[end - 1].isspace():
+        end -= 1
+    return (start, end) if end > start else (-1, -1)

@@ -7,6 +7,7 @@ run directory (tokenizer.json + vocab.json), so the two can never drift apart.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -26,6 +27,7 @@ class VocabEncoder:
     window = None  # windows are a transformer encoder's (hf_encoder.py)
 
     encoder_type = "vocab"
+    word_pieces = False  # explain: its ids are whole tokens
     streamable = True  # a streamed corpus is tokenised into this encoder's ids on disk
 
     def __init__(
@@ -68,6 +70,20 @@ class VocabEncoder:
             np.asarray(self.vocab.encode(t) or [self.vocab.lookup("<unk>")], dtype=np.int64) for t in tokens
         ]
 
+    def token_spans(self, text: str) -> tuple[list[tuple[int, int]], bool]:
+        """Where in ``text`` each id of ``encode([text])[0]`` comes from ((-1, -1): nowhere, e.g.
+        the <unk> of a text without tokens), and whether the text was cut to ``max_length``."""
+        tokens = self.tokenizer(text)
+        kept = truncate(list(range(len(tokens))), self.max_length, self.truncation)
+        if not kept:
+            return [(-1, -1)], False
+        spans = place_tokens(text, tokens, self.lowercase)
+        return [spans[i] for i in kept], len(kept) < len(tokens)
+
+    def baseline_ids(self, ids: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+        """The attribution baseline of padded rows ``ids``: padding everywhere (a zero embedding)."""
+        return np.full_like(ids, self.pad_id)
+
     def save(self, run_dir: Path) -> None:
         """Write tokenizer.json and vocab.json."""
         meta = {
@@ -93,3 +109,19 @@ class VocabEncoder:
         except (ValueError, KeyError) as err:
             raise RunDirError(f"{run_dir}: {TOKENIZER} or {VOCAB} is corrupt ({err})") from None
         return cls(meta["kind"], meta["lowercase"], vocab, meta["max_length"], meta.get("truncation", "head"))
+
+
+def place_tokens(text: str, tokens: list[str], lowercase: bool) -> list[tuple[int, int]]:
+    """Character spans of ``tokens`` found in ``text`` in reading order ((-1, -1) if not found)."""
+    low = text.lower() if lowercase else text
+    spans, pos = [], 0
+    for token in tokens:
+        if len(low) == len(text):
+            at = low.find(token, pos)
+            end = at + len(token)
+        else:  # a character whose lower case is longer (İ): offsets of the lowered text drift
+            hit = re.compile(re.escape(token), re.IGNORECASE).search(text, pos)
+            at, end = (hit.start(), hit.end()) if hit else (-1, 0)
+        spans.append((at, end) if at >= 0 else (-1, -1))
+        pos = end if at >= 0 else pos
+    return spans

@@ -37,8 +37,17 @@ def split_windows(
     room = max(1, window - len(prefix) - len(suffix))
     if len(body) <= room:
         return np.asarray(prefix + body + suffix, dtype=np.int64)
+    starts = window_starts(len(body), room, stride)
+    return Windows(np.asarray(prefix + body[s : s + room] + suffix, dtype=np.int64) for s in starts)
+
+
+def window_starts(body: int, room: int, stride: int) -> list[int]:
+    """Where each window of a ``body``-token document starts (``room`` body tokens per window);
+    ``[0]`` when it fits one window."""
+    if body <= room:
+        return [0]
     step = max(1, min(stride, room))
-    last = len(body) - room
+    last = body - room
     starts = list(range(0, last, step))
     # the last window ends where the document ends; one that would start just after the one
     # before it takes that one's place instead, when no token falls between them
@@ -46,7 +55,7 @@ def split_windows(
         starts[-1] = last
     else:
         starts.append(last)
-    return Windows(np.asarray(prefix + body[s : s + room] + suffix, dtype=np.int64) for s in starts)
+    return starts
 
 
 def token_count(seq: np.ndarray | Sequence) -> int:

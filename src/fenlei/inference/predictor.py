@@ -97,6 +97,13 @@ class Predictor:
             raise FenleiError("top_k must be at least 1")
         return self.results(texts, self.predict_proba(texts), top_k)
 
+    def explain(self, texts: Sequence[str], label: str | None = None, steps: int | None = None) -> list:
+        """Per-token scores of each text toward ``label`` (default: its predicted class), as
+        ``inference.explanation.Explanation`` objects; integrated gradients over ``steps`` points."""
+        from fenlei.inference.explain import DEFAULT_STEPS, explain
+
+        return explain(self, texts, label, steps or DEFAULT_STEPS)
+
     def results(self, texts: Sequence[str], probs: np.ndarray, top_k: int = 1) -> list[dict]:
         """``predict``'s output from probabilities already computed (the server batches them)."""
         names = self.labels.names

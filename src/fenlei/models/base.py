@@ -120,6 +120,41 @@ class TextModel(nn.Module):
         """The layers that embed the input (adversarial training perturbs their outputs)."""
         return embedding_modules(self)
 
+    # ------------------------------------------------------------------ explanations
+    # how inference/explain.py attributes this family: "gradients" (integrated gradients over
+    # attribution_layers), "linear" (weight x feature, exact); None = cannot be attributed
+    explainer: ClassVar[str | None] = "gradients"
+
+    def attribution_layers(self) -> list[nn.Module]:
+        """The layers whose outputs integrated gradients interpolate (each called once per forward)."""
+        return self.input_embeddings()
+
+    def token_contributions(self, layer: nn.Module, path: LayerPath, width: int) -> torch.Tensor:
+        """[R, width] the share of each input position in ``layer``'s attribution; by default the
+        layer's output has one vector per position ([R, T, D])."""
+        return ((path.output - path.base_output) * path.grad).sum(-1)[:, :width]
+
+
+@dataclass
+class LayerPath:
+    """One attribution layer along the integrated-gradients path: its input and output for the
+    text and for the baseline, and the gradient averaged along the path (same shape as output)."""
+
+    input: torch.Tensor
+    base_input: torch.Tensor
+    output: torch.Tensor
+    base_output: torch.Tensor
+    grad: torch.Tensor
+
+
+def spread_ngrams(scores: torch.Tensor, n: int, width: int) -> torch.Tensor:
+    """[R, width] token shares of the n-grams starting at each position (``scores`` [R, P]):
+    each n-gram's score split evenly over its ``n`` tokens."""
+    out = scores.new_zeros(scores.shape[0], width + n + scores.shape[1])
+    for k in range(n):
+        out[:, k : k + scores.shape[1]] += scores / n
+    return out[:, :width]
+
 
 def embedding_modules(module: nn.Module) -> list[nn.Module]:
     """Every ``nn.Embedding`` / ``nn.EmbeddingBag`` inside ``module``, in registration order."""

@@ -12,6 +12,7 @@ from torch import nn
 from fenlei.errors import ModelError
 from fenlei.models import register_model
 from fenlei.models.base import (
+    LayerPath,
     ModelParams,
     TextModel,
     check_buckets,
@@ -20,6 +21,7 @@ from fenlei.models.base import (
     fill_buckets,
     hashed_ngrams,
     length_mask,
+    spread_ngrams,
 )
 from fenlei.tuning.space import Choice, Float, Int
 
@@ -127,3 +129,20 @@ class FastText(TextModel):
         if self.ngram_bag is not None:
             features.append(self.ngram_bag(self.ngram_ids(ids, lengths)))
         return self.classifier(self.dropout(torch.cat(features, dim=-1)))
+
+    def token_contributions(self, layer: nn.Module, path: LayerPath, width: int) -> torch.Tensor:
+        """The n-gram bag's mean splits exactly over its n-grams: each one's (row - baseline
+        row) / count, dotted with the path gradient of the mean, then over its n tokens."""
+        if layer is not self.ngram_bag:
+            return super().token_contributions(layer, path, width)
+        pad = self.params.buckets
+        weight = layer.weight
+        count = (path.input != pad).sum(1, keepdim=True).clamp(min=1)
+        rows = F.embedding(path.input, weight) - F.embedding(path.base_input, weight)
+        per_gram = (rows * path.grad.unsqueeze(1)).sum(-1) / count  # [R, N]
+        t = max(width, self.params.ngrams)  # ngram_ids pads a batch narrower than the longest order
+        out, start = per_gram.new_zeros(per_gram.shape[0], width), 0
+        for n in range(2, self.params.ngrams + 1):  # ngram_ids: each order's t - n + 1 starts in turn
+            out += spread_ngrams(per_gram[:, start : start + t - n + 1], n, width)
+            start += t - n + 1
+        return out

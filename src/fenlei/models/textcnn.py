@@ -12,6 +12,7 @@ from torch import nn
 from fenlei.errors import ModelError
 from fenlei.models import register_model
 from fenlei.models.base import (
+    LayerPath,
     ModelParams,
     TextModel,
     check_buckets,
@@ -21,6 +22,7 @@ from fenlei.models.base import (
     fill_buckets,
     hashed_ngrams,
     length_mask,
+    spread_ngrams,
 )
 from fenlei.tuning.space import Choice, Float, Int
 
@@ -167,3 +169,11 @@ class TextCNN(TextModel):
             w = w * (self.params.max_norm / norms).clamp(max=1.0)
             return F.linear(features, w, self.fc.bias)
         return self.fc(features)
+
+    def token_contributions(self, layer: nn.Module, path: LayerPath, width: int) -> torch.Tensor:
+        """The n-gram table's output is [R, orders, T, D]: each order's n-grams over their tokens."""
+        if layer is not self.ngram_embedding:
+            return super().token_contributions(layer, path, width)
+        per_gram = ((path.output - path.base_output) * path.grad).sum(-1)  # [R, orders, T]
+        orders = range(2, self.params.ngrams + 1)
+        return sum(spread_ngrams(per_gram[:, i], n, width) for i, n in enumerate(orders))

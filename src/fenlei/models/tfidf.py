@@ -95,6 +95,7 @@ class Tfidf(TextModel):
     tokenizer_kinds: ClassVar[tuple[str, ...]] = ("word", "char")
     encoder_type: ClassVar[str] = "tfidf"
     closed_form: ClassVar[bool] = True  # fitted by ``fit``, not by the training loop
+    explainer: ClassVar[str | None] = "linear"  # weight x feature: exact
     takes_vectors: ClassVar[bool] = False  # n-gram features, no embedding table
 
     def __init__(self, params: TfidfParams, vocab_size: int, num_classes: int, **_ignored) -> None:
