@@ -91,3 +91,26 @@ def test_faithfulness_table_json_and_run_record(cli, fake, tmp_path):
     from fenlei.rundir import FAITHFULNESS, RunDir
 
     assert RunDir(tmp_path).read_json(FAITHFULNESS)["data"] == data
+
+
+def test_explain_a_real_run(cli, served_runs, tmp_path):
+    """A trained fasttext run: integrated gradients, the sentiment word on top, faithful beyond random."""
+    run = served_runs["sentiment"]
+    code, out, err = cli(
+        "explain", run, "the plot was superb", "--top", "1", "--json", str(tmp_path / "e.json")
+    )
+    assert code == 0, err
+    exp = json.loads((tmp_path / "e.json").read_text())[0]
+    assert exp["label"] == "pos" and exp["method"] == "integrated-gradients"
+    assert "  for     superb" in out
+    from conftest import make_sentiment
+
+    data = write_tsv(tmp_path / "test.tsv", make_sentiment(60, 7))
+    code, out, err = cli("explain", run, "--data", data, "--faithfulness", "--samples", "40")
+    assert code == 0, err
+    from fenlei.rundir import FAITHFULNESS, RunDir
+
+    f = RunDir(run).read_json(FAITHFULNESS)
+    assert f["texts"] == 40 and f["comprehensiveness"]["0.2"] > f["comprehensiveness_random"]["0.2"]
+    code, _, err = cli("explain", run, "fine", "--label", "meh")
+    assert code == 2 and "neg, pos" in err

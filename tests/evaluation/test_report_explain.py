@@ -5,6 +5,7 @@ from __future__ import annotations
 from types import SimpleNamespace
 
 import numpy as np
+import pytest
 
 import fenlei.evaluation.report_explain as rx
 from explain_fakes import KeywordExplainer
@@ -64,3 +65,25 @@ def test_notes_when_nothing_can_be_explained(tmp_path, monkeypatch):
 
     monkeypatch.setattr(rx, "explain_texts", no_captum)
     assert "pip install &#x27;fenlei[explain]&#x27;" in rx.explained_mistakes(_run(tmp_path))
+
+
+@pytest.mark.report
+def test_a_real_run_is_explained_in_its_report(served_runs, tmp_path):
+    pytest.importorskip("captum")
+    import shutil
+
+    from fenlei.evaluation.report import write_report
+    from fenlei.inference.predictor import Predictor
+
+    run = shutil.copytree(served_runs["sentiment"], tmp_path / "run")
+    # predictions.tsv with the gold labels of three texts flipped: three confident "mistakes"
+    texts = ["a great and lovely film", "dull , boring and awful", "the plot was superb", "fine"]
+    predictor = Predictor(run)
+    probs = predictor.predict_proba(texts)
+    gold = 1 - probs.argmax(1)
+    gold[3] = probs[3].argmax()
+    RunDir(run).write_predictions(predictor.task, texts, gold.tolist(), probs, predictor.label_names)
+    html = write_report(run).read_text()
+    section = html.split('<section id="explained-mistakes">')[1].split("</section>")[0]
+    assert "The 3 most confident mistakes on dev" in section and section.count('class="item"') == 3
+    assert "integrated-gradients" in section and 'class="tok"' in section and "fine" not in section

@@ -76,3 +76,23 @@ def test_explain_does_not_block_predict():
 
     health, waited, explained = asyncio.run(run())
     assert health == 200 and waited < 2 and explained == 200
+
+
+def test_explain_real_runs_match_the_predictor(predictors, served_runs):
+    from fenlei.inference.predictor import Predictor
+
+    with TestClient(create_app(predictors)) as client:
+        r = client.post("/explain", json={"texts": ["a great and lovely film"]})
+        assert r.status_code == 200, r.text
+        got = r.json()["explanations"][0]
+        want = Predictor(served_runs["sentiment"]).explain(["a great and lovely film"])[0]
+        assert got["label"] == want.label == "pos"
+        assert [t["token"] for t in got["tokens"]] == [t.token for t in want.tokens]
+        zh = client.post(
+            "/models/topics/explain", json={"texts": ["足球比赛今天"], "label": "finance"}
+        ).json()
+        assert zh["explanations"][0]["label"] == "finance" and zh["explanations"][0]["tokens"]
+        r = client.post("/explain", json={"texts": ["fine"], "label": "meh"})
+        assert r.status_code == 400 and "neg, pos" in r.json()["error"]
+        r = client.post("/explain", json={"texts": ["fine", " "]})
+        assert r.status_code == 400 and "text 2 is empty" in r.json()["error"]
