@@ -1,4 +1,5 @@
-"""The ``fenlei`` command: train, evaluate, predict, compare, tune, auto, report, serve, export, data, models.
+"""The ``fenlei`` command: train, evaluate, predict, explain, compare, tune, auto, report, serve, export,
+data, models.
 
 A FenleiError (anything the user can fix) prints as one line and exits with code 2.
 """
@@ -12,6 +13,7 @@ from pathlib import Path
 
 import typer
 
+from fenlei.cli_explain import explain  # registered below
 from fenlei.cli_search import SetOpt, auto, tune  # the search commands, registered below
 from fenlei.errors import ERROR_FILE_ENV, FenleiError, TrainingInterrupted
 
@@ -89,19 +91,10 @@ def predict(
     backend: str = typer.Option("torch", help="torch, onnx (int8 when exported so) or onnx-fp32."),
 ) -> None:
     """Print one JSON line per text: label, probability and the top-k labels."""
-    predictor = _predictor(run_dir, backend)
-    if texts:
-        items = list(texts)
-    elif file and file != "-":
-        from fenlei.data.readers.decoding import read_text, split_lines
+    from fenlei.cli_input import read_texts
 
-        # the readers' decoding: .gz unpacked, BOMs dropped, a one-line error naming a bad line
-        text = read_text(Path(file), predictor.config.data.encoding, "--file", allow_empty=True)
-        items = split_lines(text)
-    elif file == "-" or not sys.stdin.isatty():
-        items = [line.rstrip("\r\n") for line in sys.stdin]
-    else:
-        raise FenleiError("give texts as arguments, --file FILE, or pipe them on stdin")
+    predictor = _predictor(run_dir, backend)
+    items = read_texts(texts, file, predictor.config.data.encoding)
     for result in predictor.predict(items, top_k=top_k):
         print(json.dumps(result, ensure_ascii=False))
 
@@ -192,7 +185,7 @@ def serve(
     max_batch: int = typer.Option(64, help="Texts per forward pass, across concurrent requests."),
     max_wait_ms: float = typer.Option(5.0, help="How long a request waits for others to batch with."),
 ) -> None:
-    """Serve run directories over HTTP: POST /predict, GET /health /labels /metadata, demo page at /."""
+    """Serve run directories over HTTP: POST /predict /explain, GET /health /labels /metadata, demo at /."""
     try:
         import uvicorn
 
@@ -221,6 +214,7 @@ def report(
 
 app.command()(tune)
 app.command()(auto)
+app.command()(explain)
 
 
 @app.command()

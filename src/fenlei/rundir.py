@@ -36,6 +36,7 @@ HISTORY = "history.csv"
 PREDICTIONS = "predictions.tsv"  # test (else dev) texts with gold, decision and probabilities
 THRESHOLDS = "thresholds.json"  # a multi-label run's tuned decision thresholds
 PROFILE = "profile.json"  # the data profile (fenlei.data.profile), computed before training
+FAITHFULNESS = "faithfulness.json"  # `fenlei explain --faithfulness`: how faithful explanations are
 FAILED = "FAILED"
 REPORT = "report.html"
 PLOTS = "plots"
@@ -60,7 +61,7 @@ PREDICTOR_FILES = (CONFIG, LABELS, MODEL)
 # What a copy of a finished run can leave out: training scratch, not needed to predict.
 SCRATCH = (CHECKPOINTS, TENSORBOARD, AUGMENT, CORPUS)
 # The run's records, not what a predictor loads: left out of a model's size.
-RECORDS = (METRICS, HISTORY, PREDICTIONS, PROFILE, REPORT, PLOTS, FAILED, ONNX, ONNX_META)
+RECORDS = (METRICS, HISTORY, PREDICTIONS, PROFILE, FAITHFULNESS, REPORT, PLOTS, FAILED, ONNX, ONNX_META)
 # history.csv columns that are bookkeeping, not a loss part or a metric.
 HISTORY_KEYS = ("step", "epoch", "split", "lr", "n")
 

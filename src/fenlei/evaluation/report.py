@@ -19,6 +19,7 @@ from sklearn import metrics as skm
 from fenlei.evaluation import plots
 from fenlei.evaluation.calibration import reliability
 from fenlei.evaluation.html_page import esc, figure_png, fmt, img, page, table
+from fenlei.evaluation.report_explain import explained_mistakes
 from fenlei.rundir import PLOTS as PLOTS_DIR
 from fenlei.rundir import PROFILE as PROFILE_FILE
 from fenlei.rundir import REPORT as REPORT_FILE
@@ -234,6 +235,7 @@ SECTIONS: list[tuple[str, str, Callable[[_Section], str]]] = [
     ("calibration", "Calibration", _calibration),
     ("mcc", "MCC per evaluation batch", _mcc),
     ("mistakes", "Mistakes and doubts", _mistakes),
+    ("explained-mistakes", "Explained mistakes", explained_mistakes),
     ("loss-parts", "Loss parts", _parts),
     ("config", "Resolved config", _config),
 ]

@@ -1,6 +1,6 @@
 """``fenlei serve``: a FastAPI app over one or more run directories.
 
-Endpoints: ``POST /predict``, ``GET /health``, ``GET /labels``, ``GET /metadata`` for the
+Endpoints: ``POST /predict``, ``POST /explain``, ``GET /health``, ``GET /labels``, ``GET /metadata`` for the
 first (default) model, the same under ``/models/{name}/...`` for each model, the demo page at
 ``/`` and OpenAPI at ``/docs`` and ``/openapi.json``. Every error is a JSON body
 ``{"error": "...", "status": N}`` with a 4xx status; the server keeps serving.
@@ -8,6 +8,8 @@ first (default) model, the same under ``/models/{name}/...`` for each model, the
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import secrets
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -19,6 +21,7 @@ from fastapi.responses import HTMLResponse, JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from fenlei.errors import FenleiError
 from fenlei.serving.batcher import MicroBatcher
 from fenlei.serving.demo_page import demo_html
 
@@ -47,6 +50,12 @@ class PredictRequest(BaseModel):
     top_k: int = Field(1, ge=1, description="Labels per text, most probable first.")
 
 
+class ExplainRequest(PredictRequest):
+    """``/predict``'s body, plus the label to explain (default: each text's predicted label)."""
+
+    label: str | None = Field(None, description="Label to explain; omitted: the predicted one.")
+
+
 class ApiError(Exception):
     """An error answered as JSON with a 4xx status."""
 
@@ -61,6 +70,9 @@ class ServedModel:
     def __init__(self, name: str, predictor, settings: ServeSettings) -> None:
         self.name, self.predictor = name, predictor
         self.batcher = MicroBatcher(predictor.predict_proba, settings.max_batch, settings.max_wait_ms)
+        # one attribution at a time per model: each is many forward and backward passes that
+        # already use every core, and autograd on one module from several threads gains nothing
+        self.explaining = asyncio.Lock()
 
     def metadata(self) -> dict:
         meta = self.predictor.metadata()
@@ -83,6 +95,27 @@ class ServedModel:
             },
             "batches_run": self.batcher.batches,
         }
+
+
+async def explain_with(model: ServedModel, texts: list[str], label: str | None) -> dict:
+    """``{"model", "explanations"}`` for ``texts``; attribution (seconds per text for a transformer)
+    runs in a worker thread, so the server keeps answering meanwhile."""
+    fn = getattr(model.predictor, "explain", None)
+    if fn is None:
+        backend = getattr(model.predictor, "backend", "this")
+        raise ApiError(501, f"the {backend} backend cannot explain; serve the run with --backend torch")
+    loop = asyncio.get_running_loop()
+    async with model.explaining:
+        try:
+            exps = await loop.run_in_executor(None, functools.partial(fn, list(texts), label=label))
+        except ImportError as err:
+            need = (
+                f"explaining needs the explain extra ({err.name} is missing): pip install 'fenlei[explain]'"
+            )
+            raise ApiError(501, need) from None
+        except FenleiError as err:  # an empty text, an unknown label: the request's fault
+            raise ApiError(400, str(err)) from None
+    return {"model": model.name, "explanations": [e.to_dict() for e in exps]}
 
 
 def _headline(m: dict) -> dict:
@@ -150,7 +183,7 @@ def create_app(predictors: dict[str, object], settings: ServeSettings | None = N
             raise ApiError(404, f"unknown model {name!r}; served: {', '.join(models)}")
         return models[name]
 
-    async def predict_with(model: ServedModel, req: PredictRequest) -> dict:
+    def check(req: PredictRequest) -> None:
         if not req.texts:
             raise ApiError(422, "texts: give at least one text")
         if len(req.texts) > settings.max_texts:
@@ -162,6 +195,9 @@ def create_app(predictors: dict[str, object], settings: ServeSettings | None = N
                 raise ApiError(
                     413, f"texts[{i}]: {len(text):,} characters, the limit is {settings.max_chars:,}"
                 )
+
+    async def predict_with(model: ServedModel, req: PredictRequest) -> dict:
+        check(req)
         probs = await model.batcher.submit(req.texts)
         return {"model": model.name, "results": model.predictor.results(req.texts, probs, req.top_k)}
 
@@ -178,6 +214,12 @@ def create_app(predictors: dict[str, object], settings: ServeSettings | None = N
     async def predict(req: PredictRequest):
         """Labels with probabilities for each text, in input order (default model)."""
         return await predict_with(models[default], req)
+
+    @app.post("/explain")
+    async def explain(req: ExplainRequest):
+        """Each text's tokens scored toward the label (default model); slow: many passes per text."""
+        check(req)
+        return await explain_with(models[default], req.texts, req.label)
 
     @app.get("/labels")
     async def labels():
@@ -198,6 +240,13 @@ def create_app(predictors: dict[str, object], settings: ServeSettings | None = N
     async def predict_named(name: str, req: PredictRequest):
         """``/predict`` for one of several served models."""
         return await predict_with(get(name), req)
+
+    @app.post("/models/{name}/explain")
+    async def explain_named(name: str, req: ExplainRequest):
+        """``/explain`` for one of several served models."""
+        model = get(name)
+        check(req)
+        return await explain_with(model, req.texts, req.label)
 
     @app.get("/models/{name}/labels")
     async def labels_named(name: str):
@@ -264,7 +313,6 @@ class BodyLimit:
 
 def load_predictors(specs: list[str], backend: str = "torch") -> dict[str, object]:
     """``name=RUN_DIR`` or ``RUN_DIR`` (named after its folder) -> loaded predictors, checked now."""
-    from fenlei.errors import FenleiError
     from fenlei.inference import load
 
     out: dict[str, object] = {}
