@@ -12,6 +12,7 @@ from pathlib import Path
 
 import typer
 
+from fenlei.cli_audit import audit  # registered below, with the search commands
 from fenlei.cli_search import SetOpt, auto, tune  # the search commands, registered below
 from fenlei.errors import ERROR_FILE_ENV, FenleiError, TrainingInterrupted
 
@@ -221,6 +222,7 @@ def report(
 
 app.command()(tune)
 app.command()(auto)
+app.command()(audit)
 
 
 @app.command()
