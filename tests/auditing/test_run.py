@@ -146,3 +146,18 @@ def test_an_output_under_a_file(tmp_path):
     train = write_tsv(tmp_path / "t.tsv", rows)
     with pytest.raises(FenleiError, match=r"-o .*cannot write there"):
         fenlei.audit(None, folds=2, output=tmp_path / "t.tsv" / "out", sets=[f"data.train={train}", *TFIDF])
+
+
+def test_an_interrupted_fold_says_how_to_go_on(tmp_path, monkeypatch):
+    import fenlei
+    import fenlei.training.pipeline as pipeline
+    from fenlei.errors import TrainingInterrupted
+
+    def stop(*args, **kwargs):
+        raise TrainingInterrupted("stopped by SIGINT")
+
+    monkeypatch.setattr(pipeline, "train", stop)
+    rows, _ = make_flipped(40, 0)
+    train = write_tsv(tmp_path / "t.tsv", rows)
+    with pytest.raises(TrainingInterrupted, match=r"fold 1/2; run the same command to go on"):
+        fenlei.audit(None, folds=2, output=tmp_path / "o", sets=[f"data.train={train}", *TFIDF], quiet=True)

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from fenlei.data.examples import Examples
-from fenlei.errors import ConfigError, DataError, FenleiError, RunDirError
+from fenlei.errors import ConfigError, DataError, FenleiError, RunDirError, TrainingInterrupted
 from fenlei.rundir import RunDir
 
 
@@ -104,7 +104,13 @@ def run_folds(
                 shutil.rmtree(run_dir)
             cfg = make_config()
             train_ex, held_ex = examples.subset(rest.tolist()), examples.subset(held.tolist())
-            metrics = train(cfg, run_dir, train=train_ex, test=held_ex, quiet=True).metrics
+            try:
+                metrics = train(cfg, run_dir, train=train_ex, test=held_ex, quiet=True).metrics
+            except TrainingInterrupted:
+                raise TrainingInterrupted(
+                    f"audit stopped during fold {f + 1}/{k}; run the same command to go on (the finished "
+                    "folds are reused)"
+                ) from None
         seconds = time.monotonic() - t0
         probs[held] = _held_out_probs(rd, task, names, held)
         test = metrics.get("test") or {}
