@@ -31,7 +31,7 @@ def write_audit_report(path: Path, result, summary: dict) -> Path:
         ("summary", "Summary", table(["", "value"], overview, text_cols=(0, 1)) + _how()),
         ("classes", "Classes", _classes(summary)),
         ("joint", "Confident joint", _joint(result)),
-        ("suspects", f"Top {min(TOP_SUSPECTS, flagged)} suspects", _suspects(result, flagged)),
+        ("suspects", "Top suspects", _suspects(result, flagged)),
         ("conflicts", "Duplicates with different labels", _conflicts(result)),
         ("folds", "Fold runs", _folds(summary)),
     ]
@@ -94,7 +94,9 @@ def _suspects(result, flagged: int) -> str:
             result.ranking, result.probs, result.texts, result.given, result.names, result.lines, TOP_SUSPECTS
         )
     )
-    more = f'<p class="note">All {flagged:,}: <code>{esc(result.files["suspects"])}</code>.</p>'
+    shown = min(TOP_SUSPECTS, flagged)
+    where = esc(result.files["suspects"])
+    more = f'<p class="note">{shown:,} of {flagged:,}, most suspect first; all in <code>{where}</code>.</p>'
     return table(SUSPECT_HEADER, rows, text_cols=(0, 1, 2)) + more
 
 
