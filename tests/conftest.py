@@ -174,3 +174,26 @@ def predictors(served_runs):
 
     runs = served_runs
     return load_predictors([f"sentiment={runs['sentiment']}", f"topics={runs['topics']}"])
+
+
+# ---------------------------------------------------------------- audit (tests/auditing/)
+
+FRUIT = ["apple", "banana", "cherry", "grape", "lemon", "mango", "peach", "plum"]
+TOOLS = ["hammer", "wrench", "drill", "saw", "chisel", "pliers", "spanner", "rasp"]
+
+
+def make_flipped(n: int = 200, flips: int = 10, seed: int = 0) -> tuple[list[tuple[str, str]], list[int]]:
+    """(label, text) rows of two clearly separable classes (three fruit or three tool words among
+    filler), with the labels of ``flips`` rows swapped; returns the rows and the flipped indices."""
+    rng = random.Random(seed)
+    rows = []
+    for i in range(n):
+        label = "fruit" if i % 2 == 0 else "tool"
+        words = rng.choices(FRUIT if label == "fruit" else TOOLS, k=3) + rng.choices(FILL, k=3)
+        rng.shuffle(words)
+        rows.append((label, " ".join(words)))
+    flipped = sorted(rng.sample(range(n), flips))
+    for i in flipped:
+        label, text = rows[i]
+        rows[i] = ("tool" if label == "fruit" else "fruit", text)
+    return rows, flipped

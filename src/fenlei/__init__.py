@@ -11,6 +11,7 @@ __version__ = "0.1.0"
 
 if TYPE_CHECKING:
     from fenlei.api import TextClassifier
+    from fenlei.auditing.run import audit
     from fenlei.config import Config, load_config
     from fenlei.errors import FenleiError
     from fenlei.inference import load
@@ -30,6 +31,7 @@ _LAZY = {
     "evaluate_file": "fenlei.evaluation.evaluate",
     "tune": "fenlei.tuning.study",
     "auto": "fenlei.tuning.auto",
+    "audit": "fenlei.auditing.run",
 }
 
 
@@ -46,6 +48,7 @@ __all__ = [
     "FenleiError",
     "Predictor",
     "TextClassifier",
+    "audit",
     "auto",
     "evaluate_file",
     "load",

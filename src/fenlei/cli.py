@@ -13,6 +13,7 @@ from pathlib import Path
 
 import typer
 
+from fenlei.cli_audit import audit  # registered below, with the search commands
 from fenlei.cli_explain import explain  # registered below
 from fenlei.cli_search import SetOpt, auto, tune  # the search commands, registered below
 from fenlei.errors import ERROR_FILE_ENV, FenleiError, TrainingInterrupted
@@ -215,6 +216,7 @@ def report(
 app.command()(tune)
 app.command()(auto)
 app.command()(explain)
+app.command()(audit)
 
 
 @app.command()

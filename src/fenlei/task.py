@@ -37,6 +37,8 @@ class Task(ABC):
     default_metric: ClassVar[str]
     # Why train cannot be streamed from an on-disk corpus for this task (None: it can).
     unstreamable: ClassVar[str | None] = None
+    # Why ``fenlei audit`` (confident learning: one given label per text) cannot check this task.
+    unauditable: ClassVar[str | None] = None
 
     def __init__(self, separator: str = "|") -> None:
         self.separator = separator
@@ -252,6 +254,10 @@ class MultiLabel(Task):
     default_objective = "bce"
     default_metric = "micro_f1"
     unstreamable = "data.multi_label is set, which needs the whole train set in memory"
+    unauditable = (
+        "data.multi_label is set: fenlei audit handles single-label data for now (one given label "
+        "per text); give it a file with one label per row and no data.multi_label"
+    )
 
     def __init__(self, separator: str = "|") -> None:
         super().__init__(separator)
