@@ -43,7 +43,6 @@ class Task(ABC):
     def __init__(self, separator: str = "|") -> None:
         self.separator = separator
 
-    # ------------------------------------------------------------------ config
     @property
     @abstractmethod
     def cells(self) -> LabelCells:
@@ -57,7 +56,6 @@ class Task(ABC):
     def objective_error(self, objective: str) -> str:
         """The message for an objective that trains the other label scheme."""
 
-    # ------------------------------------------------------------------ labels
     def prepare(self, examples: Examples, known: Sequence[str] | None = None) -> Examples:
         """``examples`` without rows this task cannot use (counted in ``skipped``)."""
         return examples
@@ -208,8 +206,7 @@ class SingleLabel(Task):
         return torch.softmax(logits.float(), -1)
 
     def explained(self, logits, label):  # softmax ignores a shift of every logit: the centred one
-        z = logits.float()
-        return (z - z.mean(-1, keepdim=True)).gather(1, label[:, None]).squeeze(1)
+        return (logits.float() - logits.float().mean(-1, keepdim=True)).gather(1, label[:, None]).squeeze(1)
 
     def score(self, y_true, probs, names):
         from fenlei.evaluation.metrics import classification_metrics
@@ -254,10 +251,7 @@ class MultiLabel(Task):
     default_objective = "bce"
     default_metric = "micro_f1"
     unstreamable = "data.multi_label is set, which needs the whole train set in memory"
-    unauditable = (
-        "data.multi_label is set: fenlei audit handles single-label data for now (one given label "
-        "per text); give it a file with one label per row and no data.multi_label"
-    )
+    unauditable = "data.multi_label is set: fenlei audit checks single-label data; give one label per row"
 
     def __init__(self, separator: str = "|") -> None:
         super().__init__(separator)

@@ -114,7 +114,7 @@ def test_bad_input(tmp_path):
         fenlei.audit(None, folds=5, output=tmp_path / "o", sets=sets, quiet=True)
     with pytest.raises(FenleiError, match="at least 2 folds"):
         fenlei.audit(None, folds=1, output=tmp_path / "o", sets=sets, quiet=True)
-    with pytest.raises(FenleiError, match="single-label data for now"):
+    with pytest.raises(FenleiError, match="fenlei audit checks single-label data"):
         fenlei.audit(None, folds=2, output=tmp_path / "o", sets=[*sets, "data.multi_label=true"], quiet=True)
     with pytest.raises(FenleiError, match="--rank-by nope"):
         fenlei.audit(None, output=tmp_path / "o", sets=sets, rank_by="nope", quiet=True)

@@ -30,7 +30,7 @@ def explained_mistakes(section) -> str:
 
 def _mistakes(run) -> str:
     pred = run.predictions
-    if pred is None:
+    if pred is None or np.ndim(pred.y_true) != 1:  # a multi-label run's gold is a label set per text
         return _note("Explained mistakes need single-label predictions (predictions.tsv).")
     y_pred = pred.probs.argmax(1)
     conf = pred.probs.max(1)
