@@ -27,6 +27,7 @@ from fenlei.auditing.ranking import FLAGS, SCORES, Ranking, rank
 from fenlei.config import Config, load_config
 from fenlei.data.examples import Examples
 from fenlei.errors import ConfigError, DataError, FenleiError
+from fenlei.tuning.study import writable_dir  # the same check as fenlei tune's -o
 
 # What every fold run sets: a fold's own report and TensorBoard logs are not what an audit reads.
 FOLD_SETS = ["train.report=false", "train.tensorboard=false"]
@@ -113,7 +114,7 @@ def run_audit(
         raise ConfigError(task.unauditable)
     examples, lines = read_train(resolved.data, task)
     check_folds(examples.labels, opts.folds, examples.source)
-    _writable(out)
+    writable_dir(out)
     label_map = task.fit_labels(examples.labels)
     names = label_map.names
     given = np.asarray(task.encode(label_map, examples.labels)[0], dtype=np.int64)
@@ -277,16 +278,6 @@ def _check_same_audit(out: Path, fingerprint: str) -> None:
             f"-o {out}: holds an audit of another config, train file, --folds or seed; choose another "
             f"-o, or delete {out} to start over"
         )
-
-
-def _writable(out: Path) -> None:
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-        probe = out / ".write-test"
-        probe.write_text("")
-        probe.unlink()
-    except OSError as err:
-        raise FenleiError(f"-o {out}: cannot write there ({err.strerror}); choose another folder") from None
 
 
 def audit(

@@ -103,7 +103,7 @@ def run_tune(
     space = search_space(base)
     if not space:
         raise ConfigError("the search space is empty: tune.keys names no key; remove it or name keys")
-    storage = opts.storage or f"sqlite:///{_writable(out) / STUDY_DB}"
+    storage = opts.storage or f"sqlite:///{writable_dir(out) / STUDY_DB}"
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     direction = "minimize" if metric in LOWER_IS_BETTER else "maximize"
     # Optuna's default waits 10 random trials before TPE models anything; a CPU budget often holds
@@ -354,7 +354,8 @@ def _check_same_search(study, cfg: Config, space: dict[str, Dim], metric: str) -
     return False
 
 
-def _writable(out: Path) -> Path:
+def writable_dir(out: Path) -> Path:
+    """``out``, made if missing; a clear error when nothing can be written there."""
     try:
         out.mkdir(parents=True, exist_ok=True)
         probe = out / ".write-test"
