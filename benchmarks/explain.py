@@ -32,6 +32,9 @@ SETS = ["sst2", "thucnews"]
 FAMILIES = ["fasttext", "textcnn", "textrnn", "tfidf", "transformer"]
 # The transformer of each set: its recipe (configs/<name>.yaml), whose model.pretrained names it.
 TRANSFORMER = {"sst2": "sst2-minilm", "thucnews": "thucnews-e5"}
+# what a row keeps of `fenlei explain --faithfulness --json`
+FAITHFULNESS_KEYS = ("texts", "method", "ms_per_text", "comprehensiveness", "comprehensiveness_random",
+                     "sufficiency", "sufficiency_random")  # fmt: skip
 
 
 def train_cmd(data: str, family: str, epochs: int, run_dir: Path) -> list[str]:
@@ -79,16 +82,7 @@ def bench_one(data: str, family: str, run_dir: Path | None, args) -> dict:
     if err:
         return {**row, "error": f"explain: {err}"}
     f = json.loads(out.read_text())
-    return {
-        **row,
-        "texts": f["texts"],
-        "method": f["method"],
-        "ms_per_text": f["ms_per_text"],
-        "comprehensiveness": f["comprehensiveness"],
-        "comprehensiveness_random": f["comprehensiveness_random"],
-        "sufficiency": f["sufficiency"],
-        "sufficiency_random": f["sufficiency_random"],
-    }
+    return {**row, **{k: f[k] for k in FAITHFULNESS_KEYS}}
 
 
 def table(rows: list[dict]) -> str:
