@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import math
 
 import pytest
@@ -71,3 +72,55 @@ def test_optimizer_by_name(name, kind):
     assert isinstance(build_optimizer(torch.nn.Linear(2, 2), OptimConfig(name=name), 0.1), kind)
     sgd = build_optimizer(torch.nn.Linear(2, 2), OptimConfig(name="sgd", momentum=0.5), 0.1)
     assert isinstance(sgd, torch.optim.SGD) and sgd.param_groups[0]["momentum"] == 0.5
+
+
+class Bag(torch.nn.Module):
+    """A sparse-gradient table and a dense head: the shape of the fastText family."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.table = torch.nn.EmbeddingBag(20, 3, mode="mean", sparse=True)
+        self.head = torch.nn.Linear(3, 2)
+
+    def forward(self, ids: torch.Tensor) -> torch.Tensor:
+        return self.head(self.table(ids))
+
+
+def _step(model: Bag, opt, ids: torch.Tensor) -> None:
+    opt.zero_grad()
+    torch.nn.functional.cross_entropy(model(ids), torch.tensor([0, 1])).backward()
+    opt.step()
+
+
+@pytest.mark.parametrize("name", ["adamw", "adam", "sgd"])
+def test_sparse_tables_move_only_in_the_rows_a_batch_touched(name):
+    torch.manual_seed(0)
+    model = Bag()
+    before = model.table.weight.detach().clone()
+    opt = build_optimizer(model, OptimConfig(name=name, weight_decay=0.01), 0.1)
+    groups = param_groups(model, 0.01, 0.1)
+    assert [g["sparse"] for g in groups][-1] and sum(g["sparse"] for g in groups) == 1  # table last
+    _step(model, opt, torch.tensor([[1, 2], [3, 3]]))
+    moved = (model.table.weight != before).any(1).nonzero().flatten().tolist()
+    assert moved == [1, 2, 3]
+
+
+def test_split_optimizer_state_and_rates_round_trip():
+    torch.manual_seed(0)
+    model, ids = Bag(), torch.tensor([[1, 2], [3, 4]])
+    opt = build_optimizer(model, OptimConfig(name="adamw"), 0.1)
+    assert len(opt.param_groups) == 3  # head weight, head bias, table: the parts' own groups
+    _step(model, opt, ids)
+    state = copy.deepcopy(opt.state_dict())  # as a checkpoint file would: no shared tensors
+    twin = Bag()
+    twin.load_state_dict(model.state_dict())
+    again = build_optimizer(twin, OptimConfig(name="adamw"), 0.1)
+    again.load_state_dict(state)
+    for group in again.param_groups:
+        group["lr"] = 0.05  # a scheduler's change must reach the parts after a load
+    for group in opt.param_groups:
+        group["lr"] = 0.05
+    _step(model, opt, ids)
+    _step(twin, again, ids)
+    for a, b in zip(model.parameters(), twin.parameters(), strict=True):
+        assert torch.equal(a, b)

@@ -81,6 +81,7 @@ def test_resume_matches_uninterrupted(tmp_path, accumulate, extra):
         "train.epochs=3",
         "train.lr=0.01",
         "train.eval_every=3",
+        "train.checkpoint_every=3",  # an evaluation alone writes no resume point
         f"train.accumulate={accumulate}",
         "optim.schedule=cosine",
         "optim.warmup=0.2",

@@ -20,7 +20,6 @@ from fenlei.models.base import (
     check_int,
     fill_buckets,
     hashed_ngrams,
-    length_mask,
     spread_ngrams,
 )
 from fenlei.tuning.space import Choice, Float, Int
@@ -36,6 +35,8 @@ class FastTextParams(ModelParams):
     ngram_dim: n-gram embedding size; null means the word embedding size.
     hidden: width of one ReLU hidden layer before the output; 0 = linear classifier.
     dropout: dropout on the pooled features (and the hidden layer).
+    sparse: the word and n-gram tables take sparse gradients, so a step updates only the rows
+        its batch touched (training/optim.py); false for dense gradients (e.g. weight decay on them).
     """
 
     ngrams: int = 2
@@ -43,6 +44,7 @@ class FastTextParams(ModelParams):
     ngram_dim: int | None = None
     hidden: int = 0
     dropout: float = 0.0
+    sparse: bool = False
     search_space: ClassVar[dict] = {
         "train.lr": Float(1e-3, 5e-2, log=True),
         "train.epochs": Int(2, 20),
@@ -89,13 +91,16 @@ class FastText(TextModel):
             with torch.no_grad():
                 self.embedding.weight.uniform_(-1.0 / self.embed_dim, 1.0 / self.embed_dim)
                 self.embedding.weight[self.pad_id].zero_()
+        self.embedding.sparse = params.sparse
         features = self.embed_dim
         self.ngram_bag: nn.EmbeddingBag | None = None
         if params.ngrams > 1:
             dim = params.ngram_dim or self.embed_dim
             # Row ``buckets`` is padding: n-grams running past a text's end point there and
             # EmbeddingBag leaves them out of the mean.
-            self.ngram_bag = nn.EmbeddingBag(params.buckets + 1, dim, mode="mean", padding_idx=params.buckets)
+            self.ngram_bag = nn.EmbeddingBag(
+                params.buckets + 1, dim, mode="mean", padding_idx=params.buckets, sparse=params.sparse
+            )
             with torch.no_grad():
                 self.ngram_bag.weight.uniform_(-1.0 / dim, 1.0 / dim)
                 self.ngram_bag.weight[params.buckets].zero_()
@@ -122,8 +127,8 @@ class FastText(TextModel):
 
     def forward(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
         ids, lengths = batch["input_ids"], batch["lengths"]
-        mask = length_mask(lengths, ids.shape[1]).unsqueeze(-1)
-        summed = (self.embedding(ids) * mask).sum(1)
+        # The padding row is zero and never trained, so padded positions add nothing to the sum.
+        summed = self.embedding(ids).sum(1)
         words = summed / lengths.unsqueeze(1).to(summed.dtype)
         features = [words]
         if self.ngram_bag is not None:

@@ -4,9 +4,11 @@
 holds everything needed to resume (model, optimiser, scheduler, scaler, RNG states, the step,
 the position inside the epoch, the callbacks' and the weight average's state) as safetensors
 + JSON, written to ``last.tmp`` and swapped in, so a kill at any point leaves one readable copy.
-Besides each evaluation, a resume point is due every ``train.checkpoint_every`` steps and every
-``train.checkpoint_minutes``. Under DDP every rank takes part (RNG states are gathered, the best
-weights broadcast) and rank 0 writes.
+A resume point is due every ``train.checkpoint_every`` steps and every ``train.checkpoint_minutes``
+(checked at each step and evaluation), and is always written when training ends or is stopped by a
+signal. The best weights are kept in memory when they improve and written with each resume point
+and at the end, so a run of short epochs does not rewrite its tables once per epoch. Under DDP
+every rank takes part (RNG states are gathered, the best weights broadcast) and rank 0 writes.
 """
 
 from __future__ import annotations
@@ -58,6 +60,7 @@ class Checkpointer:
         self.every_minutes = every_minutes
         self.dist = dist
         self.last_save = time.monotonic()
+        self._best: dict[str, torch.Tensor] | None = None  # best weights not yet on disk
 
     @property
     def last_dir(self) -> Path | None:
@@ -73,17 +76,25 @@ class Checkpointer:
 
     # ------------------------------------------------------------------ best weights
     def save_best(self, model: torch.nn.Module) -> None:
-        """Weights of the best model so far (written by rank 0)."""
+        """Keep a copy of the best weights so far (rank 0); ``flush_best`` writes it."""
         if self.folder is None or not self.dist.is_main:
             return
+        self._best = {k: v.detach().to("cpu", copy=True) for k, v in state_io.model_tensors(model).items()}
+
+    def flush_best(self) -> None:
+        """Write the best weights kept in memory, if newer than the file."""
+        if self._best is None or self.folder is None:
+            return
         self.folder.mkdir(parents=True, exist_ok=True)
-        state_io.save_tensors(self.folder / BEST, state_io.model_tensors(model))
+        state_io.save_tensors(self.folder / BEST, self._best)
+        self._best = None
 
     def load_best(self, model: torch.nn.Module) -> bool:
         """Put the best weights back into ``model``; False if none were saved.
 
         Under DDP rank 0 reads them and sends them to the other ranks (no shared disk needed).
         """
+        self.flush_best()
         path = None if self.folder is None else self.folder / BEST
         found = any_rank(self.dist, self.dist.is_main and path is not None and path.is_file())[0]
         if not found:
@@ -99,6 +110,8 @@ class Checkpointer:
         self.last_save = time.monotonic()
         if self.folder is None:
             return
+        if self.dist.is_main:
+            self.flush_best()
         rng_meta, rng_tensors = state_io.rng_state()
         if self.dist.enabled:  # each rank's dropout stream, so a resumed DDP run repeats it
             for rank, part in enumerate(gather_tensors(self.dist, rng_tensors["rng.torch"])):

@@ -1,8 +1,8 @@
 """The one training loop. Every model and objective trains here; callbacks only observe.
 
-Resumable: the Checkpointer (checkpoints.py) saves a resume point at each evaluation, every
-``train.checkpoint_every`` steps, every ``train.checkpoint_minutes`` and when SIGINT/SIGTERM
-asks the run to stop. Under torchrun the same loop runs data-parallel (distributed.py).
+Resumable: the Checkpointer (checkpoints.py) saves a resume point every ``train.checkpoint_every``
+steps, every ``train.checkpoint_minutes``, when training ends and when SIGINT/SIGTERM asks the run
+to stop. Under torchrun the same loop runs data-parallel (distributed.py).
 """
 
 from __future__ import annotations
@@ -104,7 +104,9 @@ class Trainer:
         try:
             with self._signals:
                 self._loop()
-        finally:  # also after a signal or an error: progress bars and event files are closed
+        finally:  # also after a signal or an error: best weights written, progress bars closed
+            if self.dist.is_main:
+                self.checkpointer.flush_best()
             self._emit("on_train_end")
         if self._interrupted:
             s = self.state
@@ -154,10 +156,10 @@ class Trainer:
                 logs = parts | {"lr": self.current_lr(), "batch_size": n}
                 if "stop" in self._emit("on_step_end", logs):  # a time budget (tune) ran out
                     self._stop = True
-                evaluated = bool(cfg.eval_every and state.step % cfg.eval_every == 0)
-                if evaluated:
-                    self._evaluate_and_save()
-                self._checkpoint_or_stop(evaluated, bi + 1 == len(order))
+                saved = False
+                if cfg.eval_every and state.step % cfg.eval_every == 0:
+                    saved = self._evaluate_and_save(state.step >= self.total_steps)
+                self._checkpoint_or_stop(saved, bi + 1 == len(order))
                 if self._stop:
                     break
             if self._stop and state.batch_in_epoch < len(order):
@@ -167,7 +169,7 @@ class Trainer:
             state.batch_in_epoch = 0
             state.epoch_sums, state.epoch_seen = {}, 0
             if not cfg.eval_every:
-                self._evaluate_and_save()
+                self._evaluate_and_save(state.epoch >= cfg.epochs)
             summary = {
                 "epoch": state.epoch,
                 "train": train_means,
@@ -214,10 +216,15 @@ class Trainer:
     def _autocast(self):
         return torch.autocast(self.device.type, dtype=self.amp_dtype, enabled=self.amp_dtype is not None)
 
-    def _evaluate_and_save(self) -> None:
+    def _evaluate_and_save(self, last: bool) -> bool:
+        """Evaluate on dev, keep the best weights, and write a resume point when one is due or
+        training ends here (``last``, or a callback stopped it); True when one was written."""
         with self._averaged():
             self._evaluate_and_save_best()
-        self.save_checkpoint()
+        due = any_rank(self.dist, last or self._stop or self.checkpointer.due(self.state.step))[0]
+        if due:
+            self.save_checkpoint()
+        return due
 
     def _averaged(self):
         """The averaged weights in the model (train.ema), else nothing changes."""
