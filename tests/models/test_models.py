@@ -270,3 +270,11 @@ def test_textcnn_max_norm_caps_output_rows():
         capped = w * (0.1 / w.norm(dim=1, keepdim=True))
         expected = torch.nn.functional.linear(seen["features"], capped, model.fc.bias)
     torch.testing.assert_close(logits, expected)
+
+
+def test_fasttext_without_bias_starts_its_output_at_zero():
+    model = make("fasttext", params=tiny("fasttext") | {"bias": False, "sparse": True})
+    assert model.classifier.bias is None and not model.classifier.weight.any()
+    assert model.embedding.sparse and model.ngram_bag.sparse
+    logits = model(make_batch([3, 5]))
+    assert torch.equal(logits, torch.zeros_like(logits))  # uniform until the first step

@@ -37,6 +37,9 @@ class FastTextParams(ModelParams):
     dropout: dropout on the pooled features (and the hidden layer).
     sparse: the word and n-gram tables take sparse gradients, so a step updates only the rows
         its batch touched (training/optim.py); false for dense gradients (e.g. weight decay on them).
+    bias: the linear output has a bias; false gives fastText's own output layer, no bias and zero
+        at the start, which plain SGD at fastText's large rate needs (a bias swings whole batches
+        from one class to another).
     """
 
     ngrams: int = 2
@@ -45,6 +48,7 @@ class FastTextParams(ModelParams):
     hidden: int = 0
     dropout: float = 0.0
     sparse: bool = False
+    bias: bool = True
     search_space: ClassVar[dict] = {
         "train.lr": Float(1e-3, 5e-2, log=True),
         "train.epochs": Int(2, 20),
@@ -114,7 +118,9 @@ class FastText(TextModel):
                 nn.Linear(params.hidden, num_classes),
             )
         else:
-            self.classifier = nn.Linear(features, num_classes)
+            self.classifier = nn.Linear(features, num_classes, bias=params.bias)
+            if not params.bias:
+                nn.init.zeros_(self.classifier.weight)
 
     def ngram_ids(self, input_ids: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         """``[B, N]`` bucket ids of every 2..ngrams-gram; those past a text's end are the padding row."""
