@@ -181,8 +181,8 @@ def serve(
     backend: str = typer.Option(
         "torch", help="torch, or onnx (from `fenlei export`; int8 if exported so), onnx-fp32, onnx-int8."
     ),
-    max_texts: int = typer.Option(256, help="Texts per request (413 above)."),
-    max_chars: int = typer.Option(20_000, help="Characters per text (413 above)."),
+    max_texts: int = typer.Option(256, help="Texts per request (422 above)."),
+    max_chars: int = typer.Option(20_000, help="Characters per text (422 above)."),
     max_batch: int = typer.Option(64, help="Texts per forward pass, across concurrent requests."),
     max_wait_ms: float = typer.Option(5.0, help="How long a request waits for others to batch with."),
 ) -> None:

@@ -92,8 +92,8 @@ def test_concurrent_requests_are_batched_and_keep_their_order(predictors, runs):
         (json.dumps({"texts": []}).encode(), 422, "at least one"),  # empty list
         (json.dumps({"texts": ["a"], "top_k": 0}).encode(), 422, "top_k"),
         (json.dumps({"texts": ["a"], "colour": 1}).encode(), 422, "colour"),  # unknown field
-        (json.dumps({"texts": ["a"] * 9}).encode(), 413, "limit is 8"),  # too many texts
-        (json.dumps({"texts": ["x" * 101]}).encode(), 413, "101 characters"),
+        (json.dumps({"texts": ["a"] * 9}).encode(), 422, "limit is 8"),  # too many texts
+        (json.dumps({"texts": ["x" * 101]}).encode(), 422, "101 characters"),
         (b'{"texts": ["caf\xe9 \xff"]}', 400, "not valid utf-8 json"),  # not UTF-8
     ],
 )
@@ -107,7 +107,8 @@ def test_bad_requests_get_json_4xx_and_the_server_keeps_serving(predictors, body
 
 
 def test_huge_body_unknown_model_and_tokens(predictors):
-    with _client(predictors, token="s3cret") as client:
+    # limits small enough that 10 MB is more than any valid request: 413 before it is read
+    with _client(predictors, token="s3cret", max_texts=4, max_chars=1000) as client:
         big = b'{"texts": ["' + b"x" * 10_000_000 + b'"]}'
         headers = {"Authorization": "Bearer s3cret", "Content-Type": "application/json"}
         r = client.post("/predict", content=big, headers=headers)
@@ -133,3 +134,35 @@ def test_broken_run_fails_at_start_up(runs, tmp_path, cli):
         load_predictors([runs["sentiment"], f"{broken.name}={runs['sentiment']}", runs["sentiment"]])
     code, _, err = cli("serve", str(tmp_path / "missing"))
     assert code == 2 and "run directory not found" in err and "Traceback" not in err
+
+
+def test_openapi_declares_every_status_and_limit_the_server_enforces(predictors):
+    with _client(predictors, token="s3cret", max_texts=3, max_chars=50) as client:
+        doc = client.get("/openapi.json", headers={"Authorization": "Bearer s3cret"}).json()
+        texts = doc["components"]["schemas"]["PredictRequest"]["properties"]["texts"]
+        assert (texts["minItems"], texts["maxItems"], texts["items"]["maxLength"]) == (1, 3, 50)
+        assert "HTTPValidationError" not in doc["components"]["schemas"]
+        label = doc["components"]["schemas"]["ExplainRequest"]["properties"]["label"]
+        assert label["anyOf"][0]["enum"] == ["neg", "pos", "finance", "sports"]  # /models/{name}/explain
+        own = doc["paths"]["/explain"]["post"]["requestBody"]["content"]["application/json"]["schema"]
+        assert own["properties"]["label"]["anyOf"][0]["enum"] == ["neg", "pos"]  # the default model's
+        for path, ops in doc["paths"].items():
+            for method, op in ops.items():
+                declared = set(op["responses"])
+                assert {"405", "413"} <= declared and ("401" in declared) == (path != "/health")
+                assert ("404" in declared) == ("{name}" in path)
+                if method == "post":
+                    assert {"400", "422"} <= declared
+                    err = op["responses"]["422"]["content"]["application/json"]["schema"]
+                    assert err == {"$ref": "#/components/schemas/Error"}
+        # what the document says is what the server does
+        auth = {"Authorization": "Bearer s3cret"}
+        r = client.put("/predict", json={"texts": ["a"]}, headers=auth)
+        assert r.status_code == 405 and "POST" in r.headers["allow"] and r.json()["status"] == 405
+        assert client.post("/predict", json={"texts": []}, headers=auth).status_code == 422
+        assert client.post("/predict", json={"texts": ["a"] * 4}, headers=auth).status_code == 422
+        assert client.post("/predict", json={"texts": ["a" * 51]}, headers=auth).status_code == 422
+        pattern = doc["components"]["schemas"]["ExplainRequest"]["properties"]["texts"]["items"]["pattern"]
+        assert client.post("/explain", json={"texts": [" "]}, headers=auth).status_code == 400 and pattern
+        assert client.post("/models/nope/predict", json={"texts": ["a"]}, headers=auth).status_code == 404
+        assert client.post("/predict", json={"texts": ["a"]}).status_code == 401

@@ -24,14 +24,17 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from fenlei.errors import FenleiError
 from fenlei.serving.batcher import MicroBatcher
 from fenlei.serving.demo_page import demo_html
+from fenlei.serving.openapi import contract_schema
 
 
 @dataclass
 class ServeSettings:
     """Limits and batching of the server."""
 
-    max_texts: int = 256  # texts per request (413 above)
-    max_chars: int = 20_000  # characters per text (413 above)
+    # texts per request and characters per text: 422 above (in the OpenAPI schema); a body too
+    # large to hold them at their limits is refused with 413 before it is read
+    max_texts: int = 256
+    max_chars: int = 20_000
     max_batch: int = 64  # texts per forward pass across requests
     max_wait_ms: float = 5.0  # how long the first request waits for company
     token: str | None = None  # bearer token required on every endpoint but / and /health
@@ -176,7 +179,8 @@ def create_app(predictors: dict[str, object], settings: ServeSettings | None = N
     async def http_error(_: Request, err: StarletteHTTPException):
         if err.status_code == 400:  # FastAPI could not decode the body at all (e.g. not UTF-8)
             return _error(400, f"body: not valid UTF-8 JSON ({err.detail})")
-        return _error(err.status_code, str(err.detail))
+        # 405 keeps Starlette's Allow header (the methods the path has)
+        return _error(err.status_code, str(err.detail), getattr(err, "headers", None))
 
     def get(name: str) -> ServedModel:
         if name not in models:
@@ -188,12 +192,12 @@ def create_app(predictors: dict[str, object], settings: ServeSettings | None = N
             raise ApiError(422, "texts: give at least one text")
         if len(req.texts) > settings.max_texts:
             raise ApiError(
-                413, f"texts: {len(req.texts)} texts, the limit is {settings.max_texts} per request"
+                422, f"texts: {len(req.texts)} texts, the limit is {settings.max_texts} per request"
             )
         for i, text in enumerate(req.texts):
             if len(text) > settings.max_chars:
                 raise ApiError(
-                    413, f"texts[{i}]: {len(text):,} characters, the limit is {settings.max_chars:,}"
+                    422, f"texts[{i}]: {len(text):,} characters, the limit is {settings.max_chars:,}"
                 )
 
     async def predict_with(model: ServedModel, req: PredictRequest) -> dict:
@@ -258,11 +262,20 @@ def create_app(predictors: dict[str, object], settings: ServeSettings | None = N
         """``/metadata`` for one of several served models."""
         return get(name).metadata()
 
+    def openapi() -> dict:
+        if app.openapi_schema is None:  # built once, with the statuses and limits enforced above
+            names = {name: m.predictor.label_names for name, m in models.items()}
+            app.openapi_schema = contract_schema(
+                app, settings.max_texts, settings.max_chars, bool(settings.token), names
+            )
+        return app.openapi_schema
+
+    app.openapi = openapi
     return app
 
 
-def _error(status: int, message: str) -> JSONResponse:
-    return JSONResponse({"error": message, "status": status}, status_code=status)
+def _error(status: int, message: str, headers: dict | None = None) -> JSONResponse:
+    return JSONResponse({"error": message, "status": status}, status_code=status, headers=headers)
 
 
 _SHAPE = 'send a JSON object such as {"texts": ["some text"]} with Content-Type: application/json'
