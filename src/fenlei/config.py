@@ -188,8 +188,8 @@ class TrainConfig:
     threshold: Literal["global", "per_label"] = "global"  # multi-label: decision thresholds tuned on dev
     ema: float = 0.0  # decay of a moving average of the weights that is evaluated and saved; 0 = off
     report: bool = True  # write report.html and plots/ into the run directory at the end
-    # Resume points besides each evaluation: every N optimiser steps (0 = off) and whenever this
-    # many minutes passed since the last one (0 = off), so a kill loses little work.
+    # Resume points: every N optimiser steps (0 = off) and whenever this many minutes passed since
+    # the last one (0 = off), besides the end of training and a stop signal; a kill loses little work.
     checkpoint_every: int = 0
     checkpoint_minutes: float = 10.0
     # torch deterministic algorithms: identical runs under a seed, at some speed cost on GPU.
