@@ -89,7 +89,10 @@ def predict(
     texts: list[str] = typer.Argument(None, help="Texts to classify; none = read --file or stdin."),
     file: str = typer.Option(None, "--file", "-f", help="A file with one text per line ('-' = stdin)."),
     top_k: int = typer.Option(1, "--top-k", "-k", help="How many labels to return per text."),
-    backend: str = typer.Option("torch", help="torch, onnx (int8 when exported so) or onnx-fp32."),
+    backend: str = typer.Option(
+        "auto",
+        help="auto (numpy for fastText, else torch), torch, numpy, onnx (int8 if exported so), onnx-fp32.",
+    ),
 ) -> None:
     """Print one JSON line per text: label, probability and the top-k labels."""
     from fenlei.cli_input import read_texts

@@ -43,12 +43,12 @@ def explain(
             )
         if texts or file:
             raise FenleiError("--faithfulness reads its texts from --data; leave out the texts and --file")
-        _faithfulness(load(run_dir), run_dir, data, samples, seed, json_out)
+        _faithfulness(load(run_dir, "torch"), run_dir, data, samples, seed, json_out)
         return
     from fenlei.cli_input import read_texts
     from fenlei.inference.explain_render import html_page, print_terminal
 
-    predictor = load(run_dir)
+    predictor = load(run_dir, "torch")
     items = read_texts(texts, file, predictor.config.data.encoding)
     explanations = _explainer(predictor)(items, label=label)
     print_terminal(explanations, top=top, file=sys.stdout)

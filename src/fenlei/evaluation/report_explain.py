@@ -62,7 +62,7 @@ def explain_texts(run_dir: Path, texts: list[str]):
     """The run's explanations of its predicted labels for ``texts`` (torch backend)."""
     from fenlei.inference import load
 
-    predictor = load(run_dir)
+    predictor = load(run_dir, "torch")
     explain = getattr(predictor, "explain", None)
     if explain is None:
         raise FenleiError("this fenlei has no attribution for the run's predictor")

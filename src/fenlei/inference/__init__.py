@@ -1,7 +1,8 @@
 """Prediction from a finished run directory, on one of several backends.
 
-``load(run_dir, backend="torch")`` is the one place that turns a backend name into a
-predictor; the CLI and the server ask here.
+``load(run_dir, backend="auto")`` is the one place that turns a backend name into a
+predictor; the CLI and the server ask here. ``auto`` is numpy for a family that has a numpy
+forward (no torch import: a one-shot CLI call starts in a fraction of a second), else torch.
 """
 
 from __future__ import annotations
@@ -31,14 +32,35 @@ def _onnx(quantized: bool | None):
     return open_onnx
 
 
+@BACKENDS.register("numpy")
+def _numpy(run_dir: Path, device: str = "cpu"):
+    from fenlei.inference.numpy_predictor import NumpyPredictor
+
+    if device != "cpu":
+        raise FenleiError(f"the numpy backend runs on the CPU only, not {device}; use --backend torch")
+    return NumpyPredictor(run_dir)
+
+
+@BACKENDS.register("auto")
+def _auto(run_dir: Path, device: str = "cpu"):
+    from fenlei.inference.numpy_forward import NUMPY_FORWARDS
+    from fenlei.rundir import RunDir
+
+    rundir = RunDir(run_dir)
+    rundir.check_predictable()
+    numpy_ok = device == "cpu" and rundir.read_config().model.name in NUMPY_FORWARDS
+    return BACKENDS.get("numpy" if numpy_ok else "torch")(run_dir, device=device)
+
+
 # onnx: the int8 model when the export made one, else fp32
 BACKENDS.register("onnx")(_onnx(None))
 BACKENDS.register("onnx-fp32")(_onnx(False))
 BACKENDS.register("onnx-int8")(_onnx(True))
 
 
-def load(run_dir: str | Path, backend: str = "torch", device: str = "cpu"):
-    """Open a run directory for prediction on ``backend`` (torch, onnx, onnx-fp32, onnx-int8)."""
+def load(run_dir: str | Path, backend: str = "auto", device: str = "cpu"):
+    """Open a run directory for prediction on ``backend`` (auto, torch, numpy, onnx, onnx-fp32,
+    onnx-int8)."""
     if backend not in BACKENDS:
         raise FenleiError(f"--backend {backend}: choose {', '.join(BACKENDS.names())}")
     return BACKENDS.get(backend)(Path(run_dir), device=device)

@@ -1,4 +1,8 @@
-"""Predictor: a finished run directory, loaded for prediction (never unpickles)."""
+"""Predictor: a finished run directory, loaded for prediction (never unpickles).
+
+torch is imported when a model is loaded, not with this module, so a torch-free backend
+(inference/numpy_predictor.py) can reuse the run reading and answers.
+"""
 
 from __future__ import annotations
 
@@ -6,13 +10,10 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
-import torch
 
-from fenlei.data.batching import Batches
 from fenlei.data.encoders import load_encoder
 from fenlei.data.readers.jsonl import replace_lone_surrogates
 from fenlei.errors import FenleiError, RunDirError
-from fenlei.models import create_model, eval_batch_size, model_class
 from fenlei.rundir import MODEL, RunDir
 from fenlei.task import make_task
 
@@ -29,14 +30,24 @@ class Predictor:
         self.encoder = load_encoder(self.run_dir)
         self.task = make_task(self.config.data)
         self.rundir.read_decision(self.task, self.labels.names)  # multi-label: tuned thresholds
-        self.batch_size = batch_size or eval_batch_size(self.config.train, self.config.model.name)
-        self.device = torch.device(device)
+        self.batch_size = batch_size or self._default_batch_size()
+        self.device = device
         self._load_model()
 
     backend = "torch"
 
+    def _default_batch_size(self) -> int:
+        from fenlei.models import eval_batch_size
+
+        return eval_batch_size(self.config.train, self.config.model.name)
+
     def _load_model(self) -> None:
         """Build the model family from the config and load model.safetensors into it."""
+        import torch
+
+        from fenlei.models import create_model, model_class
+
+        self.device = torch.device(self.device)
         run_dir = self.run_dir
         m = self.config.model
         params = model_class(m.name).saved_params(dict(m.params), run_dir)
@@ -63,6 +74,8 @@ class Predictor:
 
     def _forward(self, batch: dict) -> np.ndarray:
         """Probabilities of one padded batch (input_ids, lengths)."""
+        import torch
+
         with torch.inference_mode():
             batch = {k: (v if k == "lengths" else v.to(self.device)) for k, v in batch.items()}
             return self.task.probabilities(self.model(batch)).float().cpu().numpy()
@@ -81,6 +94,8 @@ class Predictor:
         probs = np.zeros((len(texts), len(self.labels)), dtype=np.float32)
         if not texts:
             return probs
+        from fenlei.data.batching import Batches
+
         batches = Batches(self.encoder.encode(texts), None, self.batch_size, self.encoder.pad_id)
         for batch in batches:
             idx = batch.pop("index").numpy()

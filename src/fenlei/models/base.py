@@ -17,6 +17,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from fenlei.data.ngram_hash import ORDER_PRIME, POSITION_PRIMES
 from fenlei.errors import ModelError
 
 
@@ -263,19 +264,16 @@ def check_choice(key: str, value: object, choices: tuple[str, ...]) -> None:
         raise ModelError(f"model.{key} must be one of {', '.join(choices)}, got {value!r}")
 
 
-# Hashing of token n-grams into buckets (fasttext, textcnn's n-gram channel): one multiplier
-# per position in the n-gram and one per order, so "a b" and "b a" and bigrams vs trigrams differ.
-_POSITION_PRIMES = (116_049_371, 1_000_003, 19_260_817)
-_ORDER_PRIME = 2_147_483_647
+# Hashing of token n-grams into buckets: data/ngram_hash.py holds the primes (shared with numpy).
 
 
 def hashed_ngrams(ids: torch.Tensor, lengths: torch.Tensor, n: int, width: int, buckets: int) -> torch.Tensor:
     """``[B, width]`` bucket ids of the n-grams starting at positions 0..width-1 of ``ids`` (which holds
     at least ``width + n - 1`` columns); an n-gram running past its text's length gets ``buckets``,
     the padding row."""
-    h = torch.full_like(ids[:, :width], n * _ORDER_PRIME)
+    h = torch.full_like(ids[:, :width], n * ORDER_PRIME)
     for k in range(n):
-        h = h + ids[:, k : k + width] * _POSITION_PRIMES[k]
+        h = h + ids[:, k : k + width] * POSITION_PRIMES[k]
     positions = torch.arange(width, device=ids.device).unsqueeze(0)
     valid = positions + n <= lengths.unsqueeze(1)
     return torch.where(valid, h % buckets, torch.full_like(h, buckets))
