@@ -12,7 +12,10 @@ The headline metric is accuracy, MCC for CoLA; every row is printed, winners and
     python benchmarks/versus.py --data mr --systems tfidf-lr fasttext-official fenlei-textcnn
 
 fenlei holds out 10% of train as dev (THUCNews has its own dev file); the other systems train on
-the whole train file, so they see 10% more labelled text.
+the whole train file, so they see 10% more labelled text. "infer texts/s" is the loaded model
+predicting the test texts as one list, for every system (fenlei: ``fenlei.load(RUN).predict``).
+
+    python benchmarks/versus.py --data sst2 thucnews --systems fenlei-fasttext fasttext-official --seeds 3
 """
 
 from __future__ import annotations
@@ -105,7 +108,25 @@ def run_fenlei(data: str, system: str, seed: int, out: Path) -> dict:
     row = run_one(recipe, seed, out / data / system, [*extra, "train.report=false"])  # recipe: a path
     row["recipe"] = Path(recipe).stem  # the recipe used (or adapted: see fenlei_job)
     row["overrides"] = extra
+    if "error" not in row:  # as the official's row measures it: the loaded model, predicting a list
+        row["eval_texts_per_second"] = row["texts_per_second"]
+        row["texts_per_second"] = predictor_speed(out / data / system / f"{row['recipe']}-s{seed}", data)
     return row
+
+
+def predictor_speed(run_dir: Path, data: str) -> float:
+    """Texts/s of ``fenlei.load(run_dir).predict`` on the test texts (its default backend: numpy
+    for fastText runs, torch otherwise), in a fresh process like the baselines' workers."""
+    code = (
+        "import sys, time; sys.path.insert(0, sys.argv[3]); from classic import read_rows; "
+        "from fenlei.inference import load; texts = [t for t, _ in read_rows(sys.argv[2])]; "
+        "p = load(sys.argv[1]); t0 = time.perf_counter(); p.predict(texts); "
+        "print(len(texts) / (time.perf_counter() - t0))"
+    )
+    test = SHARED / data / "test.tsv"
+    args = [sys.executable, "-c", code, str(run_dir), str(test), str(Path(__file__).parent)]
+    proc = subprocess.run(args, capture_output=True, text=True, check=True)
+    return float(proc.stdout.strip().splitlines()[-1])
 
 
 # ------------------------------------------------------------------------------ baselines

@@ -88,6 +88,10 @@ def resolve(cfg: Config, *, in_memory: bool = False) -> Resolved:
         )
     # Streaming first: its refusal says what to change even where another check would also fail.
     streamed = not in_memory and _streamed(cfg, task, spec, family)
+    try:
+        family.check_config(cfg, bool(loss_chosen), streamed)
+    except ModelError as err:
+        raise ConfigError(str(err)) from None
     if cfg.model.vectors and not family.takes_vectors:
         why = (
             "a pretrained transformer brings its own embeddings"

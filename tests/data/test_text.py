@@ -75,3 +75,11 @@ def test_vocab_encoder_auto_length_from_train(tmp_path):
     assert enc.max_length == 300 and len(tokens[0]) == 300
     enc, _ = VocabEncoder.fit(texts, EncoderSettings(TokenizerConfig(kind="word"), "auto", "head", None, 128))
     assert enc.max_length == 128 and len(enc.encode(["word " * 1000])[0]) == 128
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet=st.sampled_from(list("ab cd'’-_1.,9好世\u3000\t\nÉé!?n't")) | st.characters()))
+def test_word_tokenizer_equals_its_regex_over_the_whole_text(text):
+    from fenlei.data.text import _WORD_RE
+
+    assert make_tokenizer("word", lowercase=False)(text) == _WORD_RE.findall(text)

@@ -47,24 +47,18 @@ class NumpyPredictor(Predictor):
             self.tensors = load_file(str(path))
         except (OSError, ValueError, SafetensorError) as err:
             raise RunDirError(f"{path}: cannot be loaded ({err})") from None
-        self._forward_fn = NUMPY_FORWARDS.get(name)
-        self.params = dict(self.config.model.params)
+        try:
+            self._forward_fn = NUMPY_FORWARDS.get(name)(self.tensors, dict(self.config.model.params))
+        except (KeyError, ValueError) as err:
+            raise RunDirError(f"{path}: does not fit the run's config ({err})") from None
         self.model = None
 
     def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
         texts = [str(t) for t in texts]
         probs = np.zeros((len(texts), len(self.labels)), dtype=np.float32)
-        encoded = self.encoder.encode(texts) if texts else []
         for lo in range(0, len(texts), self.batch_size):
-            chunk = encoded[lo : lo + self.batch_size]
-            starts = np.zeros(len(chunk) + 1, dtype=np.int64)
-            np.cumsum([len(a) for a in chunk], out=starts[1:])
-            ids = np.concatenate(chunk)
-            try:
-                logits = self._forward_fn(self.tensors, self.params, ids, starts)
-            except KeyError as err:
-                where = self.run_dir / MODEL
-                raise RunDirError(f"{where}: does not fit the run's config (no {err})") from None
+            chunk = texts[lo : lo + self.batch_size]
+            logits = self._forward_fn(*self.encoder.encode_flat(chunk))
             probs[lo : lo + len(chunk)] = ACTIVATIONS[self.task.name](logits.astype(np.float32))
         return probs
 

@@ -103,6 +103,17 @@ class TextModel(nn.Module):
         return []
 
     @classmethod
+    def check_config(cls, cfg, custom_loss: bool, streamed: bool) -> None:
+        """Raise ConfigError for settings this family cannot train with (``custom_loss``: an
+        objective or adversarial training beyond the task's default); may settle ``auto`` params."""
+        return None
+
+    @property
+    def fits_itself(self) -> bool:
+        """Trained by its own ``fit`` (closed form, or a family's native solver), not the loop."""
+        return self.closed_form
+
+    @classmethod
     def fill_from_data(cls, params: dict, ngrams) -> dict:
         """``params`` with any ``auto`` value made a number from the train data; ``ngrams`` counts
         its distinct n-grams (training/auto_defaults.py NgramCounter)."""

@@ -16,6 +16,7 @@ from fenlei.models.base import (
     ModelParams,
     TextModel,
     check_buckets,
+    check_choice,
     check_dropout,
     check_int,
     fill_buckets,
@@ -23,6 +24,8 @@ from fenlei.models.base import (
     spread_ngrams,
 )
 from fenlei.tuning.space import Choice, Float, Int
+
+SOLVERS = ("auto", "sgd", "adagrad", "loop")
 
 
 @dataclass
@@ -40,6 +43,13 @@ class FastTextParams(ModelParams):
     bias: the linear output has a bias; false gives fastText's own output layer, no bias and zero
         at the start, which plain SGD at fastText's large rate needs (a bias swings whole batches
         from one class to another).
+    solver: sgd = fastText's own training (per-text SGD, rate decaying linearly to 0; compiled,
+        models/fasttext_sgd.py); adagrad = the same with a rate per row that shrinks as the row is
+        updated (better where rare tokens decide, e.g. Chinese titles); loop = fenlei's training
+        loop (any objective, dropout, hidden layer, streaming; the default for now: resume points,
+        early stopping and fenlei tune's trial budget are the loop's); auto = sgd where the config
+        allows, else loop.
+    sgd_lr: the starting rate of sgd / adagrad (train.lr is the loop's).
     """
 
     ngrams: int = 2
@@ -49,8 +59,10 @@ class FastTextParams(ModelParams):
     dropout: float = 0.0
     sparse: bool = False
     bias: bool = True
+    solver: str = "loop"
+    sgd_lr: float = 0.1
     search_space: ClassVar[dict] = {
-        "train.lr": Float(1e-3, 5e-2, log=True),
+        "sgd_lr": Float(0.02, 1.0, log=True),
         "train.epochs": Int(2, 20),
         "ngrams": Choice(1, 2, 3),
         "model.embed_dim": Choice(50, 100, 200),
@@ -66,6 +78,9 @@ class FastTextParams(ModelParams):
             check_int("ngram_dim", self.ngram_dim)
         check_int("hidden", self.hidden, minimum=0)
         check_dropout("dropout", self.dropout)
+        check_choice("solver", self.solver, SOLVERS)
+        if isinstance(self.sgd_lr, bool) or not isinstance(self.sgd_lr, (int, float)) or self.sgd_lr <= 0:
+            raise ModelError(f"model.sgd_lr must be a number > 0, got {self.sgd_lr!r}")
 
 
 @register_model("fasttext")
@@ -81,6 +96,23 @@ class FastText(TextModel):
         "hidden": 0,
         "dropout": 0.1,
     }
+
+    @classmethod
+    def check_config(cls, cfg, custom_loss: bool, streamed: bool) -> None:
+        """solver auto: sgd unless something only the loop trains is asked for (then loop)."""
+        from fenlei.models.fasttext_fit import settle_solver
+
+        settle_solver(cfg, custom_loss, streamed)
+
+    @property
+    def fits_itself(self) -> bool:
+        return self.params.solver in ("sgd", "adagrad")
+
+    def fit(self, encoder, train_texts, train_ids, dev_texts, dev_ids, task, metric, train_cfg, report):
+        """solver sgd / adagrad: fastText's own training, in place (models/fasttext_fit.py)."""
+        from fenlei.models.fasttext_fit import fit_sgd
+
+        return fit_sgd(self, encoder, train_texts, train_ids, task, train_cfg, report)
 
     @classmethod
     def fill_from_data(cls, params: dict, ngrams) -> dict:

@@ -138,7 +138,18 @@ class Tfidf(TextModel):
         return out.index_add_(0, row, value.unsqueeze(1) * self.weight[feat]) + self.bias
 
     # ------------------------------------------------------------------ the closed-form fit
-    def fit(self, encoder, train_texts, train_ids, dev_texts, dev_ids, task, metric: str) -> dict:
+    def fit(
+        self,
+        encoder,
+        train_texts,
+        train_ids,
+        dev_texts,
+        dev_ids,
+        task,
+        metric: str,
+        train_cfg=None,
+        report=None,
+    ) -> dict:
         """Fit on train (C chosen on dev unless given) and take scikit-learn's weights; returns
         what was chosen, for metrics.json."""
         x_train, x_dev = encoder.matrix(train_texts), encoder.matrix(dev_texts)

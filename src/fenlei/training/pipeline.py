@@ -159,7 +159,7 @@ def _train(cfg, run_dir, given, user_callbacks, *, quiet: bool, resume: bool, ct
         elif data.cache is not None and data.cache.resolve() != (rd / AUGMENT_DIR).resolve():
             shutil.rmtree(data.cache, ignore_errors=True)  # rank 0 keeps the run's copy
         plan = PlanLine(cfg, splits, encoder, vec_info, ctx, "max_length_auto" in data.notes, chosen)
-        callbacks = _callbacks(cfg, rd, main, quiet, plan, loop=not r.model_class.closed_form)
+        callbacks = _callbacks(cfg, rd, main, quiet, plan, loop=not model.fits_itself)
         trainer = Trainer(
             model,
             objective,
@@ -176,10 +176,11 @@ def _train(cfg, run_dir, given, user_callbacks, *, quiet: bool, resume: bool, ct
             device=device,
         )
         t_train = time.perf_counter()
-        if r.model_class.closed_form:  # fitted by the family itself (tfidf), not by the loop
-            fit = lambda: model.fit(  # noqa: E731
-                encoder, data.texts, data.ids, splits.dev.texts, splits.dev_ids, task, cfg.train.metric
-            )
+        if model.fits_itself:  # fitted by the family itself (tfidf, fasttext's sgd), not by the loop
+            fit = lambda report: model.fit(  # noqa: E731
+                encoder, data.texts, data.ids, splits.dev.texts, splits.dev_ids, task, cfg.train.metric,
+                cfg.train, report,
+            )  # fmt: skip
             fit_notes, state = trainer.fit_closed_form(fit), trainer.state
         else:
             fit_notes, state = None, trainer.fit(resume=resume)

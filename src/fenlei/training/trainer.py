@@ -116,16 +116,28 @@ class Trainer:
             raise TrainingInterrupted(f"stopped by {self._signals.name or 'a signal'} at {where}{saved}")
         return self.state
 
-    def fit_closed_form(self, fit: Callable[[], dict]) -> dict:
-        """A family fitted in closed form (``TextModel.closed_form``): ``fit()`` replaces the loop;
-        the callbacks see the run begin and end. Returns what ``fit`` reports."""
+    def fit_closed_form(self, fit: Callable[[Callable], dict]) -> dict:
+        """A family that trains itself (``TextModel.fits_itself``): ``fit(report)`` replaces the
+        loop; the callbacks see the run begin and end, and each ``report``ed epoch. Returns what
+        ``fit`` reports."""
         self._emit("on_train_begin")
         try:
-            notes = fit()
+            notes = fit(self._solver_epoch)
             self.model.to(self.device)
         finally:
             self._emit("on_train_end")
         return notes
+
+    def _solver_epoch(self, epoch: int, step: int, loss: float, evaluate: bool) -> None:
+        """A family's own solver finished ``epoch``: its train loss (and, when ``evaluate``, the dev
+        metrics) go to the callbacks, so history.csv and the report's learning curves have them.
+        The solver keeps its last weights: nothing is saved or stopped here."""
+        self.state.epoch, self.state.step = epoch + 1, step
+        self._emit("on_step_end", {"loss": loss})
+        if evaluate:
+            metrics, _ = self.evaluate(self.dev_batches)
+            self.last_metrics = metrics
+            self._emit("on_evaluate", metrics, False)
 
     def _loop(self) -> None:
         cfg, state = self.cfg, self.state

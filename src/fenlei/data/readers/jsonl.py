@@ -100,4 +100,4 @@ def replace_lone_surrogates(text: str) -> str:
     JSON may escape half a pair ("\\ud83d" of a cut emoji); such a string cannot be written
     as UTF-8, so it would fail at the first file write or JSON response instead of here.
     """
-    return _LONE_SURROGATE.sub("\ufffd", text)
+    return text if text.isascii() else _LONE_SURROGATE.sub("\ufffd", text)  # ASCII: nothing to replace
