@@ -77,7 +77,7 @@ class VocabEncoder:
         tokens = [t or ["<unk>"] for t in self.tokenize(texts)]
         starts = np.zeros(len(tokens) + 1, dtype=np.int64)
         np.cumsum([len(t) for t in tokens], out=starts[1:])
-        ids = np.fromiter((get(tok, unk) for t in tokens for tok in t), dtype=np.int64, count=int(starts[-1]))
+        ids = np.array([get(tok, unk) for t in tokens for tok in t], dtype=np.int64)
         return ids, starts
 
     def token_spans(self, text: str) -> tuple[list[tuple[int, int]], bool]:
