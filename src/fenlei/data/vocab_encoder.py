@@ -73,12 +73,10 @@ class VocabEncoder:
     def encode_flat(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
         """``encode``'s ids concatenated, with offsets (text j: ``ids[starts[j]:starts[j+1]]``):
         one array instead of one per text, for the numpy predictor's bag-of-ids forward."""
-        get, unk = self.vocab._index.get, self.vocab.lookup("<unk>")
         tokens = [t or ["<unk>"] for t in self.tokenize(texts)]
         starts = np.zeros(len(tokens) + 1, dtype=np.int64)
         np.cumsum([len(t) for t in tokens], out=starts[1:])
-        ids = np.array([get(tok, unk) for t in tokens for tok in t], dtype=np.int64)
-        return ids, starts
+        return np.array(self.vocab.flat_ids(tokens), dtype=np.int64), starts
 
     def token_spans(self, text: str) -> tuple[list[tuple[int, int]], bool]:
         """Where in ``text`` each id of ``encode([text])[0]`` comes from ((-1, -1): nowhere, e.g.

@@ -60,6 +60,7 @@ class FastTextForward:
         if self.linear:
             weight, dim = tensors["classifier.weight"], emb.shape[1]
             parts = [weight[:, :dim], weight[:, dim:]]
+            # zip stops at the word table when there is no n-gram table (ngrams 1)
             self.tables = [np.ascontiguousarray(t @ w.T) for t, w in zip(self.tables, parts, strict=False)]
 
     def __call__(self, ids: np.ndarray, starts: np.ndarray) -> np.ndarray:

@@ -62,7 +62,7 @@ class FastTextParams(ModelParams):
     solver: str = "loop"
     sgd_lr: float = 0.1
     search_space: ClassVar[dict] = {
-        "sgd_lr": Float(0.02, 1.0, log=True),
+        "train.lr": Float(1e-3, 5e-2, log=True),
         "train.epochs": Int(2, 20),
         "ngrams": Choice(1, 2, 3),
         "model.embed_dim": Choice(50, 100, 200),
