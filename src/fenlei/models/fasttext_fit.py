@@ -60,7 +60,7 @@ def fit_sgd(model, encoder, texts, ids, task, train_cfg, report=None) -> dict:
     # .numpy() shares the parameters' memory: the compiled loop trains the torch model directly
     arrays = {
         "weight": model.classifier.weight.detach().numpy(),
-        "bias": bias.detach().numpy() if bias is not None else np.zeros(classes, np.float32),
+        "bias": bias.detach().numpy() if bias is not None else np.zeros(0, np.float32),
         "emb": model.embedding.weight.detach().numpy(),
         "table": table.detach().numpy(),
     }

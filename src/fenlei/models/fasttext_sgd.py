@@ -78,7 +78,7 @@ def _epoch(
         if width > dim:
             _add_mean(h, dim, table, grams, gram_starts[i], gram_starts[i + 1])
         for c in range(classes):
-            acc = bias[c]
+            acc = bias[c] if bias.shape[0] else 0.0  # an empty bias: the layer has none
             wc = weight[c]
             for j in range(width):
                 acc += wc[j] * h[j]
@@ -117,7 +117,8 @@ def _epoch(
             for j in range(width):
                 dh[j] += g * wc[j]
                 wc[j] += step * h[j]
-            bias[c] += step
+            if bias.shape[0]:
+                bias[c] += step
         _spread(dh, 0, emb, words, word_starts[i], word_starts[i + 1], lr, acc_e)
         if width > dim:
             _spread(dh, dim, table, grams, gram_starts[i], gram_starts[i + 1], lr, acc_t)
@@ -149,7 +150,7 @@ def train_sgd(
     adagrad: bool = False,
     on_epoch=None,
 ) -> list[float]:
-    """Train in place ``arrays`` (weight [C, D+G], bias [C], emb [V, D], table [B+1, G]) on
+    """Train in place ``arrays`` (weight [C, D+G], bias [C] or [0], emb [V, D], table [B+1, G]) on
     ``targets`` [N, C] (one-hot or label sets) with fastText's SGD, or row-wise adagrad rates;
     returns the mean loss of each epoch.
     ``on_epoch(epoch, loss, seconds)`` is called after each pass (progress, dev scores)."""
