@@ -88,7 +88,8 @@ async def load(port: int, texts: list[str], requests: int, duration: float, conc
 
         # One untimed request per client first: it opens the client's connection (and the
         # server's first forward passes run), which is start-up, not the steady state measured.
-        await asyncio.gather(*(client.post("/predict", json={"texts": [texts[k]]}) for k in range(concurrency)))
+        first = [client.post("/predict", json={"texts": [texts[k]]}) for k in range(concurrency)]
+        await asyncio.gather(*first)
         t0 = time.perf_counter()
         await asyncio.gather(*(worker(k) for k in range(concurrency)))
         wall = time.perf_counter() - t0
