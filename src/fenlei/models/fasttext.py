@@ -108,11 +108,14 @@ class FastText(TextModel):
     def fits_itself(self) -> bool:
         return self.params.solver in ("sgd", "adagrad")
 
-    def fit(self, encoder, train_texts, train_ids, dev_texts, dev_ids, task, metric, train_cfg, report):
-        """solver sgd / adagrad: fastText's own training, in place (models/fasttext_fit.py)."""
+    def fit(
+        self, encoder, train_texts, train_ids, dev_texts, dev_ids, task, metric, train_cfg, report, train_seqs
+    ):
+        """solver sgd / adagrad: fastText's own training, in place, on ``train_seqs`` (the train
+        texts' ids, encoded once by the pipeline; models/fasttext_fit.py)."""
         from fenlei.models.fasttext_fit import fit_sgd
 
-        return fit_sgd(self, encoder, train_texts, train_ids, task, train_cfg, report)
+        return fit_sgd(self, train_seqs, train_ids, task, train_cfg, report)
 
     @classmethod
     def fill_from_data(cls, params: dict, ngrams) -> dict:

@@ -42,15 +42,15 @@ def settle_solver(cfg, custom_loss: bool, streamed: bool) -> None:
 EVALUATIONS = 4  # dev evaluations over a run (for the learning curves; each costs a dev pass)
 
 
-def fit_sgd(model, encoder, texts, ids, task, train_cfg, report=None) -> dict:
-    """Train ``model`` (a FastText) in place on ``texts``; returns notes for metrics.json.
+def fit_sgd(model, seqs, ids, task, train_cfg, report=None) -> dict:
+    """Train ``model`` (a FastText) in place on ``seqs`` (id arrays); returns notes for metrics.json.
     ``report(epoch, step, loss, evaluate)`` hears of each epoch (trainer.py _solver_epoch)."""
     from fenlei.models.fasttext_sgd import features, train_sgd
 
     p = model.params
     classes = model.num_classes
     targets = task.indicator(np.asarray(ids), classes).astype(np.float32)
-    feats = features(encoder.encode(list(texts)), p.ngrams, p.buckets if model.ngram_bag is not None else 1)
+    feats = features(list(seqs), p.ngrams, p.buckets if model.ngram_bag is not None else 1)
     with torch.no_grad():
         model.classifier.weight.zero_()  # fastText's output layer starts at zero
         if model.classifier.bias is not None:

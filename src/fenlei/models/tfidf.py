@@ -149,6 +149,7 @@ class Tfidf(TextModel):
         metric: str,
         train_cfg=None,
         report=None,
+        train_seqs=None,
     ) -> dict:
         """Fit on train (C chosen on dev unless given) and take scikit-learn's weights; returns
         what was chosen, for metrics.json."""

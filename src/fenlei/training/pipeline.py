@@ -179,7 +179,7 @@ def _train(cfg, run_dir, given, user_callbacks, *, quiet: bool, resume: bool, ct
         if model.fits_itself:  # fitted by the family itself (tfidf, fasttext's sgd), not by the loop
             fit = lambda report: model.fit(  # noqa: E731
                 encoder, data.texts, data.ids, splits.dev.texts, splits.dev_ids, task, cfg.train.metric,
-                cfg.train, report,
+                cfg.train, report, train_seqs=train_b.seqs,
             )  # fmt: skip
             fit_notes, state = trainer.fit_closed_form(fit), trainer.state
         else:
