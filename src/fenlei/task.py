@@ -35,6 +35,7 @@ class Task(ABC):
     multi_label: ClassVar[bool]  # as reported in served metadata and saved configs
     default_objective: ClassVar[str]
     default_metric: ClassVar[str]
+    activation: ClassVar[str]  # softmax | sigmoid: what ``probabilities`` applies (numpy paths ask)
     # Why train cannot be streamed from an on-disk corpus for this task (None: it can).
     unstreamable: ClassVar[str | None] = None
     # Why ``fenlei audit`` (confident learning: one given label per text) cannot check this task.
@@ -163,6 +164,7 @@ class SingleLabel(Task):
     multi_label = False
     default_objective = "cross_entropy"
     default_metric = "accuracy"
+    activation = "softmax"
 
     @property
     def cells(self) -> LabelCells:
@@ -247,6 +249,7 @@ class MultiLabel(Task):
     multi_label = True
     default_objective = "bce"
     default_metric = "micro_f1"
+    activation = "sigmoid"
     unstreamable = "data.multi_label is set, which needs the whole train set in memory"
     unauditable = "data.multi_label is set: fenlei audit checks single-label data; give one label per row"
 

@@ -63,6 +63,7 @@ def _cfg(tmp_path, extra: list[str]):
         (["model.solver=auto", "objective.label_smoothing=0.1"], "loop"),
         (["model.solver=auto", "model.hidden=4"], "loop"),
         (["model.solver=auto", "model.dropout=0.2"], "loop"),
+        (["model.solver=auto", "train.ema=0.9"], "loop"),
         (["model.solver=adagrad"], "adagrad"),
     ],
 )

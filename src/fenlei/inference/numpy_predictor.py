@@ -20,8 +20,8 @@ def _softmax(z: np.ndarray) -> np.ndarray:
     return e / e.sum(-1, keepdims=True)
 
 
-# Task.probabilities in numpy, by task name (tasks stay torch-facing; see task.py)
-ACTIVATIONS = {"single_label": _softmax, "multi_label": lambda z: 1.0 / (1.0 + np.exp(-z))}
+# Task.probabilities in numpy, by Task.activation
+ACTIVATIONS = {"softmax": _softmax, "sigmoid": lambda z: 1.0 / (1.0 + np.exp(-z))}
 
 
 class NumpyPredictor(Predictor):
@@ -59,7 +59,7 @@ class NumpyPredictor(Predictor):
         for lo in range(0, len(texts), self.batch_size):
             chunk = texts[lo : lo + self.batch_size]
             logits = self._forward_fn(*self.encoder.encode_flat(chunk))
-            probs[lo : lo + len(chunk)] = ACTIVATIONS[self.task.name](logits.astype(np.float32))
+            probs[lo : lo + len(chunk)] = ACTIVATIONS[self.task.activation](logits.astype(np.float32))
         return probs
 
     def explain(self, texts: Sequence[str], label: str | None = None, steps: int | None = None) -> list:

@@ -8,9 +8,6 @@ import torch
 
 from fenlei.errors import ConfigError
 
-# the loss each task's labels are trained with; keyed by Task.name (task.py)
-SOFTMAX = {"single_label": True, "multi_label": False}
-
 
 def _loop_only(cfg, custom_loss: bool, streamed: bool) -> str | None:
     """Why this config needs the training loop, or None when sgd can train it."""
@@ -24,6 +21,7 @@ def _loop_only(cfg, custom_loss: bool, streamed: bool) -> str | None:
         "model.dropout > 0": p.get("dropout"),
         "data.unlabeled (semi-supervised views)": cfg.data.unlabeled,
         "model.freeze_embeddings": cfg.model.freeze_embeddings,
+        "train.ema (a moving average of the weights)": cfg.train.ema,
         "a streamed train set": streamed,
     }
     return next((f"{key} is trained by the loop" for key, value in reasons.items() if value), None)
@@ -78,7 +76,7 @@ def fit_sgd(model, seqs, ids, task, train_cfg, report=None) -> dict:
         arrays,
         feats,
         targets,
-        SOFTMAX[task.name],
+        task.activation == "softmax",  # else one sigmoid per label (multi-label)
         float(p.sgd_lr),
         epochs,
         int(train_cfg.seed),
