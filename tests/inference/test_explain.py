@@ -65,6 +65,14 @@ def test_attributions_sum_to_the_logit_minus_the_baseline_logit(runs, name):
         _assert_readable(e)
 
 
+def test_fasttext_joint_pooling_attributions_are_complete(runs):
+    # one mean over words and n-grams: the n-gram bag is a sum that forward divides by the count
+    predictor = runs("fasttext", "model.pooling=joint")
+    assert predictor.model.joint
+    for e in predictor.explain(TEXTS):
+        assert abs(e.delta) <= 0.02 * max(1.0, abs(e.logit - e.baseline_logit)) + 1e-3, e.delta
+
+
 def test_tfidf_attributions_are_exact(runs):
     predictor = runs("tfidf")
     out = predictor.explain(TEXTS)

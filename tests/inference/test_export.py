@@ -58,6 +58,14 @@ def test_every_family_exports_with_parity(cli, tmp_path, tiny_data, name):
     assert OnnxPredictor(run).backend == "onnx-int8"
 
 
+def test_fasttext_joint_pooling_exports_with_parity(cli, tmp_path, tiny_data):
+    tiny = [s for s in _tiny("fasttext", tmp_path) if not s.startswith(("model.ngram_dim", "model.dropout"))]
+    run = _train(cli, tmp_path, tiny_data, "fasttext", [*tiny, "model.solver=sgd", "data.max_length=40"])
+    fp32 = export_onnx(run)["parity"]["fp32"]
+    assert fp32["max_abs_diff"] < 1e-4 and fp32["argmax_agreement"] == 1.0, fp32
+    assert Predictor(run).model.joint
+
+
 def test_cli_export_and_predict_with_the_onnx_backend(cli, tmp_path, tiny_data):
     run = _train(cli, tmp_path, tiny_data, "textcnn", _tiny("textcnn", tmp_path))
     code, out, err = cli("export", run, "--format", "onnx", "--quantize", "int8")

@@ -35,8 +35,10 @@ def _train(tmp_path, name: str, extra: list[str]):
         ["model.name=fasttext", "model.ngrams=1"],
         ["model.name=fasttext", "model.hidden=6", "model.bias=false", "model.ngram_dim=5"],
         ["model.name=fasttext", "data.multi_label=true"],
+        ["model.name=fasttext", "model.solver=sgd", "model.ngrams=3", "model.buckets=97"],
+        ["model.name=fasttext", "model.pooling=joint", "model.hidden=6"],
     ],
-    ids=["trigrams", "words", "hidden", "multi-label"],
+    ids=["trigrams", "words", "hidden", "multi-label", "sgd-joint", "joint-hidden"],
 )
 def test_numpy_matches_torch(tmp_path, extra):
     run = _train(tmp_path, "run", extra)

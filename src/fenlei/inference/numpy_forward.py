@@ -21,12 +21,11 @@ NumpyForward = Callable[[dict[str, np.ndarray], dict], Callable[[np.ndarray, np.
 NUMPY_FORWARDS: Registry[NumpyForward] = Registry("numpy forward", FenleiError)
 
 
-def _bag_mean(table: np.ndarray, rows: np.ndarray, owner: np.ndarray, count: int) -> np.ndarray:
-    """[count, D] mean of ``table[rows]`` per owner (zeros for an owner with no rows)."""
+def _bag_sum(table: np.ndarray, rows: np.ndarray, owner: np.ndarray, count: int) -> np.ndarray:
+    """[count, D] sum of ``table[rows]`` per owner (zeros for an owner with no rows)."""
     out = np.zeros((count, table.shape[1]), dtype=np.float32)
     if len(rows):
         _sum_sorted(out, table[rows], owner)
-        out /= np.maximum(np.bincount(owner, minlength=count), 1)[:, None].astype(np.float32)
     return out
 
 
@@ -44,7 +43,8 @@ def _linear(x: np.ndarray, tensors: dict, name: str) -> np.ndarray:
 
 @NUMPY_FORWARDS.register("fasttext")
 class FastTextForward:
-    """models/fasttext.py: mean word vector ++ mean hashed n-gram vector, then the classifier.
+    """models/fasttext.py: mean word vector ++ mean hashed n-gram vector (pooling joint: one mean
+    over both), then the classifier.
 
     With a linear classifier the mean commutes with it, so each table is projected once at load
     (rows x classes) and a text gathers ``classes`` numbers per token instead of a 100-d row:
@@ -57,22 +57,31 @@ class FastTextForward:
         self.linear = "classifier.weight" in tensors
         emb = tensors["embedding.weight"]
         self.tables = [emb] + ([tensors["ngram_bag.weight"]] if self.ngrams > 1 else [])
+        first = tensors["classifier.weight" if self.linear else "classifier.0.weight"]
+        # joint pooling: the classifier reads one D-wide mean, not two side by side
+        self.joint = self.ngrams > 1 and first.shape[1] == emb.shape[1]
         if self.linear:
             weight, dim = tensors["classifier.weight"], emb.shape[1]
-            parts = [weight[:, :dim], weight[:, dim:]]
+            parts = [weight, weight] if self.joint else [weight[:, :dim], weight[:, dim:]]
             # zip stops at the word table when there is no n-gram table (ngrams 1)
             self.tables = [np.ascontiguousarray(t @ w.T) for t, w in zip(self.tables, parts, strict=False)]
 
     def __call__(self, ids: np.ndarray, starts: np.ndarray) -> np.ndarray:
         count = len(starts) - 1
         owner = np.repeat(np.arange(count), np.diff(starts))
-        features = [_bag_mean(self.tables[0], ids, owner, count)]
+        features = [_bag_sum(self.tables[0], ids, owner, count)]
+        counts = [np.diff(starts)]
         if self.ngrams > 1:
             grams = [flat_ngram_buckets(ids, starts, n, self.buckets) for n in range(2, self.ngrams + 1)]
             rows = np.concatenate([g[0] for g in grams])
             owners = np.concatenate([g[1] for g in grams])
             order = np.argsort(owners, kind="stable")
-            features.append(_bag_mean(self.tables[1], rows[order], owners[order], count))
+            features.append(_bag_sum(self.tables[1], rows[order], owners[order], count))
+            counts.append(np.bincount(owners, minlength=count))
+        if self.joint:  # one mean over word and n-gram rows
+            features, counts = [features[0] + features[1]], [counts[0] + counts[1]]
+        pairs = zip(features, counts, strict=True)
+        features = [f / np.maximum(c, 1)[:, None].astype(np.float32) for f, c in pairs]
         t = self.tensors
         if self.linear:
             logits = sum(features)

@@ -239,22 +239,23 @@ def check_int(key: str, value: object, minimum: int = 1) -> None:
 NGRAM_BUCKETS_MIN, NGRAM_BUCKETS_MAX = 1 << 14, 1 << 16
 
 
-def auto_buckets(distinct: int | None) -> int:
-    """Rows of a hashed n-gram table for ``distinct`` train n-grams (see NGRAM_BUCKETS_MAX)."""
+def auto_buckets(distinct: int | None, most: int = NGRAM_BUCKETS_MAX) -> int:
+    """Rows of a hashed n-gram table for ``distinct`` train n-grams, at most ``most`` (see
+    NGRAM_BUCKETS_MAX)."""
     if distinct is None:
-        return NGRAM_BUCKETS_MAX
+        return most
     size = 1 << max(int(distinct) - 1, 1).bit_length()
-    return min(max(size, NGRAM_BUCKETS_MIN), NGRAM_BUCKETS_MAX)
+    return min(max(size, NGRAM_BUCKETS_MIN), most)
 
 
-def fill_buckets(params: dict, key: str, ngrams) -> dict:
+def fill_buckets(params: dict, key: str, ngrams, most: int = NGRAM_BUCKETS_MAX) -> dict:
     """``params`` with ``params[key]`` made a number when it is auto: from the distinct 2- to
-    ``params["ngrams"]``-grams of train (no n-grams: the minimum, an unused table)."""
+    ``params["ngrams"]``-grams of train, at most ``most`` (no n-grams: the minimum, an unused table)."""
     if params.get(key) != "auto":
         return params
     counts = [ngrams.distinct(n) for n in range(2, int(params.get("ngrams", 1)) + 1)]
     distinct = None if None in counts else sum(counts)
-    return {**params, key: auto_buckets(distinct) if counts else NGRAM_BUCKETS_MIN}
+    return {**params, key: auto_buckets(distinct, most) if counts else NGRAM_BUCKETS_MIN}
 
 
 def check_buckets(key: str, value: object) -> None:

@@ -35,6 +35,11 @@ def settle_solver(cfg, custom_loss: bool, streamed: bool) -> None:
         p["solver"] = "loop" if why else "sgd"
     elif p["solver"] != "loop" and why:
         raise ConfigError(f"model.solver {p['solver']}: {why}; set model.solver=loop")
+    if p.get("pooling", "auto") == "auto":  # config.yaml records which form the tables have
+        from fenlei.models.fasttext import wants_joint
+
+        joint = wants_joint("auto", p["solver"], p.get("ngram_dim"), cfg.model.embed_dim)
+        p["pooling"] = "joint" if joint else "split"
 
 
 EVALUATIONS = 4  # dev evaluations over a run (for the learning curves; each costs a dev pass)
@@ -81,7 +86,9 @@ def fit_sgd(model, seqs, ids, task, train_cfg, report=None) -> dict:
         epochs,
         int(train_cfg.seed),
         adagrad=p.solver == "adagrad",
+        joint=model.joint,
         on_epoch=on_epoch,
+        sync_at=due,
     )
     return {
         "solver": p.solver,
