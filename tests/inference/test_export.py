@@ -74,7 +74,7 @@ def test_cli_export_and_predict_with_the_onnx_backend(cli, tmp_path, tiny_data):
     code, out, err = cli("predict", run, "a great film", "dull and boring", "--backend", "onnx-fp32")
     assert code == 0, err
     onnx_rows = [json.loads(line) for line in out.splitlines()]
-    _, out, _ = cli("predict", run, "a great film", "dull and boring")
+    _, out, _ = cli("predict", run, "a great film", "dull and boring", "--backend", "torch")  # fp32, as onnx
     torch_rows = [json.loads(line) for line in out.splitlines()]
     assert [r["label"] for r in onnx_rows] == [r["label"] for r in torch_rows]
     for a, b in zip(onnx_rows, torch_rows, strict=True):

@@ -2,7 +2,9 @@
 
 ``load(run_dir, backend="auto")`` is the one place that turns a backend name into a
 predictor; the CLI and the server ask here. ``auto`` is numpy for a family that has a numpy
-forward (no torch import: a one-shot CLI call starts in a fraction of a second), else torch.
+forward (no torch import: a one-shot CLI call starts in a fraction of a second), torch-bf16 for
+one with a bf16 forward on a CPU that multiplies bf16 in hardware (AMX; 2-3x fp32's speed at the
+same accuracy, docs/BENCHMARKS.md), else torch (fp32).
 """
 
 from __future__ import annotations
@@ -21,6 +23,13 @@ def _torch(run_dir: Path, device: str = "cpu"):
     from fenlei.inference.predictor import Predictor
 
     return Predictor(run_dir, device=device)
+
+
+@BACKENDS.register("torch-bf16")
+def _torch_bf16(run_dir: Path, device: str = "cpu"):
+    from fenlei.inference.predictor import Predictor
+
+    return Predictor(run_dir, device=device, precision="bf16")
 
 
 def _onnx(quantized: bool | None):
@@ -43,13 +52,18 @@ def _numpy(run_dir: Path, device: str = "cpu"):
 
 @BACKENDS.register("auto")
 def _auto(run_dir: Path, device: str = "cpu"):
+    from fenlei.inference.bf16_forward import BF16_FORWARDS, native_bf16
     from fenlei.inference.numpy_forward import NUMPY_FORWARDS
     from fenlei.rundir import RunDir
 
     rundir = RunDir(run_dir)
     rundir.check_predictable()
-    numpy_ok = device == "cpu" and rundir.read_config().model.name in NUMPY_FORWARDS
-    return BACKENDS.get("numpy" if numpy_ok else "torch")(run_dir, device=device)
+    name = rundir.read_config().model.name
+    if device == "cpu" and name in NUMPY_FORWARDS:
+        return BACKENDS.get("numpy")(run_dir, device=device)
+    if device == "cpu" and name in BF16_FORWARDS and native_bf16():  # torch is loaded either way
+        return BACKENDS.get("torch-bf16")(run_dir, device=device)
+    return BACKENDS.get("torch")(run_dir, device=device)
 
 
 # onnx: the int8 model when the export made one, else fp32

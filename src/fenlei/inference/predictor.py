@@ -21,7 +21,14 @@ from fenlei.task import make_task
 class Predictor:
     """Batched prediction from a run directory; results come back in input order."""
 
-    def __init__(self, run_dir: str | Path, device: str = "cpu", batch_size: int | None = None) -> None:
+    def __init__(
+        self, run_dir: str | Path, device: str = "cpu", batch_size: int | None = None, precision: str = "fp32"
+    ) -> None:
+        """``precision`` bf16: the family's bf16 forward (inference/bf16_forward.py) or its own
+        under autocast; probabilities within ~1e-2 of fp32's, for CPUs with AMX."""
+        if precision not in ("fp32", "bf16"):
+            raise FenleiError(f"precision {precision!r}: choose fp32 or bf16")
+        self.precision = precision
         self.rundir = RunDir(run_dir)
         self.rundir.check_predictable()
         self.run_dir = self.rundir.path
@@ -71,6 +78,13 @@ class Predictor:
         except RuntimeError as err:
             raise RunDirError(f"{run_dir / MODEL}: does not fit the run's config ({err})") from None
         self.model.to(self.device).eval()
+        self._bf16 = None
+        if self.precision == "bf16":
+            from fenlei.inference.bf16_forward import BF16_FORWARDS
+
+            self.backend = "torch-bf16"
+            if m.name in BF16_FORWARDS:
+                self._bf16 = BF16_FORWARDS.get(m.name)(self.model)
 
     def _forward(self, batch: dict) -> np.ndarray:
         """Probabilities of one padded batch (input_ids, lengths)."""
@@ -78,7 +92,14 @@ class Predictor:
 
         with torch.inference_mode():
             batch = {k: (v if k == "lengths" else v.to(self.device)) for k, v in batch.items()}
-            return self.task.probabilities(self.model(batch)).float().cpu().numpy()
+            if self._bf16 is not None:
+                logits = self._bf16(batch)
+            elif self.precision == "bf16":
+                with torch.autocast(self.device.type, dtype=torch.bfloat16):
+                    logits = self.model(batch)
+            else:
+                logits = self.model(batch)
+            return self.task.probabilities(logits.float()).cpu().numpy()
 
     @property
     def label_names(self) -> list[str]:

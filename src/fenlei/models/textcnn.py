@@ -162,7 +162,12 @@ class TextCNN(TextModel):
                 means.append(summed / windows.unsqueeze(1).to(summed.dtype))
             h = h.masked_fill(~valid, float("-inf"))
             pooled.append(F.relu(h.amax(dim=-1)))  # relu commutes with max; cheaper after it
-        features = self.dropout(torch.cat(pooled + means, dim=-1))
+        return self.head(torch.cat(pooled + means, dim=-1))
+
+    def head(self, features: torch.Tensor) -> torch.Tensor:
+        """Logits of the pooled features: dropout, then the output layer (rows held to Kim's
+        max norm when set); the bf16 inference forward (inference/bf16_forward.py) ends here too."""
+        features = self.dropout(features)
         if self.params.max_norm > 0:
             w = self.fc.weight
             norms = w.norm(dim=1, keepdim=True).clamp(min=1e-12)
