@@ -91,7 +91,8 @@ def predict(
     top_k: int = typer.Option(1, "--top-k", "-k", help="How many labels to return per text."),
     backend: str = typer.Option(
         "auto",
-        help="auto (numpy for fastText, else torch), torch, numpy, onnx (int8 if exported so), onnx-fp32.",
+        help="auto (numpy for fastText; torch-bf16 for TextCNN on a CPU with AMX; else torch), torch "
+        "(fp32), torch-bf16, numpy, onnx (int8 if exported so), onnx-fp32.",
     ),
 ) -> None:
     """Print one JSON line per text: label, probability and the top-k labels."""

@@ -185,6 +185,30 @@ def test_encode_stays_inside_the_vocab_and_max_length(train, texts, max_length, 
 
 @FAST
 @given(
+    train=st.lists(ANY, min_size=1, max_size=10),
+    texts=st.lists(
+        st.one_of(ANY, st.sampled_from(["Don't stop", "a  b\u3000c", "", "  ", "n't n't"])), max_size=12
+    ),
+    max_length=st.integers(1, 12),
+    strategy=st.sampled_from(["head", "tail", "head+tail"]),
+    kind=st.sampled_from(["word", "char"]),
+    lowercase=st.booleans(),
+)
+def test_encode_flat_is_encode_joined(train, texts, max_length, strategy, kind, lowercase):
+    # the numpy predictor's path (a cache of whitespace pieces' ids for the word tokenizer)
+    tok = _Tok()
+    tok.kind, tok.lowercase = kind, lowercase
+    encoder, _ = VocabEncoder.fit(train, EncoderSettings(tok, max_length, strategy))
+    for _ in range(2):  # the second pass reads the cache
+        ids, starts = encoder.encode_flat(texts)
+        each = encoder.encode(texts)
+        assert [ids[a:b].tolist() for a, b in zip(starts[:-1], starts[1:], strict=True)] == [
+            e.tolist() for e in each
+        ]
+
+
+@FAST
+@given(
     seq=st.lists(st.integers(), max_size=50),
     max_length=st.integers(1, 20),
     strategy=st.sampled_from(["head", "tail", "head+tail"]),

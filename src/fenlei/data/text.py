@@ -25,6 +25,9 @@ class Tokenizer:
     """Splits text into tokens; ``kind`` and ``lowercase`` are all it needs to be rebuilt."""
 
     kind = "base"
+    # No token spans whitespace and a piece's tokens do not depend on its neighbours, so the
+    # tokens of a text are its whitespace pieces' tokens in turn (what a piece cache may use).
+    piecewise = False
 
     def __init__(self, lowercase: bool = True) -> None:
         self.lowercase = lowercase
@@ -45,6 +48,7 @@ class WordTokenizer(Tokenizer):
     """Regex words (keeping "n't"), numbers, punctuation marks; CJK characters one by one."""
 
     kind = "word"
+    piecewise = True
 
     def split(self, text: str) -> list[str]:
         # No token spans whitespace, so splitting on it first gives the regex's tokens; a plain

@@ -49,11 +49,6 @@ class Vocab:
         get = self._index.get
         return [get(t, 1) for t in tokens]
 
-    def flat_ids(self, token_lists: Iterable[list[str]]) -> list[int]:
-        """Ids of every token of every list, one list (what ``encode`` gives each, joined)."""
-        get, unk = self._index.get, self.unk_id
-        return [get(t, unk) for tokens in token_lists for t in tokens]
-
     def oov_rate(self, token_lists: Iterable[list[str]]) -> float:
         """Share of running tokens that are not in the vocabulary."""
         total = unknown = 0
