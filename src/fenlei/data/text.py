@@ -28,6 +28,7 @@ class Tokenizer:
     # No token spans whitespace and a piece's tokens do not depend on its neighbours, so the
     # tokens of a text are its whitespace pieces' tokens in turn (what a piece cache may use).
     piecewise = False
+    ascii_words_whole = False  # a plain ASCII word piece is one token, itself (no split needed)
 
     def __init__(self, lowercase: bool = True) -> None:
         self.lowercase = lowercase
@@ -48,7 +49,7 @@ class WordTokenizer(Tokenizer):
     """Regex words (keeping "n't"), numbers, punctuation marks; CJK characters one by one."""
 
     kind = "word"
-    piecewise = True
+    piecewise = ascii_words_whole = True
 
     def split(self, text: str) -> list[str]:
         # No token spans whitespace, so splitting on it first gives the regex's tokens; a plain

@@ -44,6 +44,11 @@ class Vocab:
         """Id of ``token`` (the <unk> id when unknown)."""
         return self._index.get(token, self.unk_id)
 
+    @property
+    def index_get(self):
+        """``dict.get`` of the token -> id map, for loops that look up one token at a time."""
+        return self._index.get
+
     def encode(self, tokens: Iterable[str]) -> list[int]:
         """Ids of ``tokens``."""
         get = self._index.get
