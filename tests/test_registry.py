@@ -51,4 +51,4 @@ def test_the_package_registries_are_populated():
     assert encoder_class("vocab").streamable and not encoder_class("hf").streamable
     assert {"tsv", "csv", "jsonl", "aclimdb", "cola", "thucnews"} <= set(READERS.names())
     assert TASKS.names() == ["multi_label", "single_label"]
-    assert {"auto", "torch", "numpy", "onnx", "onnx-fp32", "onnx-int8"} == set(BACKENDS.names())
+    assert {"auto", "torch", "torch-bf16", "numpy", "onnx", "onnx-fp32", "onnx-int8"} == set(BACKENDS.names())
