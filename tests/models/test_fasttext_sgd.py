@@ -77,6 +77,16 @@ def test_auto_solver_is_sgd_unless_the_loop_is_needed(tmp_path, extra, solver):
     assert resolve(_cfg(tmp_path, extra)).cfg.model.params["solver"] == solver
 
 
+def test_joint_pooling_with_its_own_ngram_size_is_refused_before_training(tmp_path):
+    with pytest.raises(
+        ConfigError, match="model.pooling joint .*ngram_dim \\(5\\) must equal model.embed_dim"
+    ):
+        resolve(_cfg(tmp_path, ["model.pooling=joint", "model.ngram_dim=5"]))
+    # auto with its own n-gram size is split, whatever the solver
+    cfg = resolve(_cfg(tmp_path, ["model.solver=sgd", "model.ngram_dim=5"])).cfg
+    assert cfg.model.params["pooling"] == "split"
+
+
 def test_sgd_asked_with_a_loop_only_setting_says_what_to_change(tmp_path):
     with pytest.raises(ConfigError, match="model.solver sgd: model.hidden > 0 .*set model.solver=loop"):
         resolve(_cfg(tmp_path, ["model.solver=sgd", "model.hidden=4"]))

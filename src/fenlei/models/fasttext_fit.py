@@ -35,11 +35,16 @@ def settle_solver(cfg, custom_loss: bool, streamed: bool) -> None:
         p["solver"] = "loop" if why else "sgd"
     elif p["solver"] != "loop" and why:
         raise ConfigError(f"model.solver {p['solver']}: {why}; set model.solver=loop")
-    if p.get("pooling", "auto") == "auto":  # config.yaml records which form the tables have
-        from fenlei.models.fasttext import wants_joint
+    from fenlei.models.fasttext import wants_joint
 
-        joint = wants_joint("auto", p["solver"], p.get("ngram_dim"), cfg.model.embed_dim)
-        p["pooling"] = "joint" if joint else "split"
+    dim = p.get("ngram_dim")
+    if p.get("pooling") == "joint" and dim not in (None, cfg.model.embed_dim) and not cfg.model.vectors:
+        raise ConfigError(
+            f"model.pooling joint averages word and n-gram vectors together, so model.ngram_dim ({dim}) "
+            f"must equal model.embed_dim ({cfg.model.embed_dim}); drop ngram_dim or set model.pooling=split"
+        )
+    if p.get("pooling", "auto") == "auto":  # config.yaml records which form the tables have
+        p["pooling"] = "joint" if wants_joint("auto", p["solver"], dim, cfg.model.embed_dim) else "split"
 
 
 EVALUATIONS = 4  # dev evaluations over a run (for the learning curves; each costs a dev pass)
