@@ -188,6 +188,9 @@ class TrainConfig:
     threshold: Literal["global", "per_label"] = "global"  # multi-label: decision thresholds tuned on dev
     ema: float = 0.0  # decay of a moving average of the weights that is evaluated and saved; 0 = off
     report: bool = True  # write report.html and plots/ into the run directory at the end
+    # After the dev evaluation, fit once more on train + dev and save that model: test metrics
+    # and predictions are the refit's, dev metrics the first fit's (fasttext's sgd / adagrad).
+    refit: bool = False
     # Resume points: every N optimiser steps (0 = off) and whenever this many minutes passed since
     # the last one (0 = off), besides the end of training and a stop signal; a kill loses little work.
     checkpoint_every: int = 0

@@ -92,6 +92,11 @@ def resolve(cfg: Config, *, in_memory: bool = False) -> Resolved:
         family.check_config(cfg, bool(loss_chosen), streamed)
     except ModelError as err:
         raise ConfigError(str(err)) from None
+    if cfg.train.refit and not family.refits(cfg.model.params):
+        raise ConfigError(
+            f"train.refit: model {cfg.model.name!r} with these settings is trained by the loop, which "
+            "has no refit; use it with model.name=fasttext and model.solver sgd or adagrad, or drop it"
+        )
     if cfg.model.vectors and not family.takes_vectors:
         why = (
             "a pretrained transformer brings its own embeddings"

@@ -112,6 +112,7 @@ def test_sgd_runs_learn_and_repeat_exactly(tmp_path, solver, pooling):
     assert saved[0] == saved[1]
     history = (tmp_path / "a" / "history.csv").read_text().splitlines()
     assert sum(",dev," in row for row in history) == 4  # the learning curve's dev points
+    assert float(history[-1].split(",")[1]) == 20.0  # the epoch column counts the solver's epochs
 
 
 def test_sgd_trains_multi_label_with_independent_sigmoids(tmp_path):
@@ -124,3 +125,28 @@ def test_sgd_trains_multi_label_with_independent_sigmoids(tmp_path):
     result = train(cfg, tmp_path / "ml", quiet=True)
     assert result.metrics["train"]["closed_form"]["solver"] == "sgd"
     assert result.metrics["dev"]["micro_f1"] >= 0.8
+
+
+def test_refit_learns_from_dev_after_dev_is_scored(tmp_path):
+    import csv
+
+    again = train(_cfg(tmp_path, ["model.solver=sgd", "train.refit=true"]), tmp_path / "refit", quiet=True)
+    # dev is the first fit's score, its last dev evaluation (the refit has seen dev); test and the
+    # saved model are the refit's
+    with open(tmp_path / "refit" / "history.csv") as fh:
+        last_dev = [row for row in csv.DictReader(fh) if row["split"] == "dev"][-1]
+    assert again.metrics["dev"]["accuracy"] == pytest.approx(float(last_dev["accuracy"]))
+    n = again.metrics["data"]["train"] + again.metrics["data"]["dev"]
+    assert again.metrics["train"]["refit"]["texts"] == n
+    assert again.metrics["train"]["seconds"] > again.metrics["train"]["refit"]["seconds"]  # both fits
+    from fenlei.inference import load
+
+    rows = (tmp_path / "refit" / "predictions.tsv").read_text().splitlines()[1:]
+    texts = [r.split("\t")[0] for r in rows[:20]]
+    probs = load(tmp_path / "refit", "torch").predict_proba(texts)
+    assert np.allclose(probs.max(1), [float(r.split("\t")[3]) for r in rows[:20]], atol=1e-5)
+
+
+def test_refit_is_refused_where_the_loop_trains(tmp_path):
+    with pytest.raises(ConfigError, match="train.refit: model 'fasttext' .*trained by the loop"):
+        resolve(_cfg(tmp_path, ["model.solver=loop", "train.refit=true"]))

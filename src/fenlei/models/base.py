@@ -108,6 +108,12 @@ class TextModel(nn.Module):
         objective or adversarial training beyond the task's default); may settle ``auto`` params."""
         return None
 
+    @classmethod
+    def refits(cls, params: dict) -> bool:
+        """Whether ``train.refit`` can fit this family once more on train + dev (its own ``fit``
+        does not read dev, so the second fit is the first one on more data)."""
+        return False
+
     @property
     def fits_itself(self) -> bool:
         """Trained by its own ``fit`` (closed form, or a family's native solver), not the loop."""

@@ -122,6 +122,10 @@ class FastText(TextModel):
 
         settle_solver(cfg, custom_loss, streamed)
 
+    @classmethod
+    def refits(cls, params: dict) -> bool:
+        return params.get("solver") in NATIVE_SOLVERS
+
     @property
     def fits_itself(self) -> bool:
         return self.params.solver in NATIVE_SOLVERS

@@ -4,6 +4,7 @@ and predictions.tsv for the report."""
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
 from fenlei.config import Config
 from fenlei.data.batching import Batches
@@ -14,10 +15,18 @@ from fenlei.task import Task
 
 
 def final_metrics(
-    cfg: Config, task: Task, trainer, splits: Splits, encoder, dev_b: Batches, rd: RunDir | None
+    cfg: Config,
+    task: Task,
+    trainer,
+    splits: Splits,
+    encoder,
+    dev_b: Batches,
+    rd: RunDir | None,
+    refit: Callable[[], None] | None = None,
 ) -> dict:
     """Dev and test metrics of the best weights; thresholds.json and predictions.tsv into ``rd``
-    unless it is None (a DDP rank other than 0, which only helps evaluate)."""
+    unless it is None (a DDP rank other than 0, which only helps evaluate). ``refit`` (train.refit)
+    retrains the model on train + dev once dev is scored, before test is."""
     names = splits.labels.names
     dev_metrics, dev_probs = trainer.evaluate(dev_b)
     # The decision rule (multi-label thresholds) is tuned on dev once the best weights are back,
@@ -26,6 +35,8 @@ def final_metrics(
     if rd is not None:
         rd.save_decision(task, names)
     metrics = {"dev": _rescore(task, dev_metrics, dev_b.labels, dev_probs, names), "metric": cfg.train.metric}
+    if refit is not None:
+        refit()
     if splits.test is None:  # the report still gets per-text predictions: dev's
         if rd is not None:
             rd.write_predictions(task, splits.dev.texts, splits.dev_ids, dev_probs, names)

@@ -106,17 +106,17 @@ def _train(cfg, run_dir, given, user_callbacks, *, quiet: bool, resume: bool, ct
     )
     data.notes.update({f"{k}_auto": v for k, v in chosen.items()})  # metrics.json says what auto chose
     seed_everything(cfg.train.seed)  # model init must not depend on what loading consumed
-    model = create_model(
-        cfg.model.name,
-        encoder.vocab_size,
-        len(splits.labels),
-        params=cfg.model.params,
-        embed_dim=cfg.model.embed_dim,
-        pad_id=encoder.pad_id,
-        embeddings=embeddings,
-        freeze_embeddings=cfg.model.freeze_embeddings,
-        init=cfg.model.init,
-    )
+    model_args = {
+        "vocab_size": encoder.vocab_size,
+        "num_classes": len(splits.labels),
+        "params": cfg.model.params,
+        "embed_dim": cfg.model.embed_dim,
+        "pad_id": encoder.pad_id,
+        "embeddings": embeddings,
+        "freeze_embeddings": cfg.model.freeze_embeddings,
+        "init": cfg.model.init,
+    }
+    model = create_model(cfg.model.name, **model_args)
     main = ctx.is_main
     say = print if main and not quiet else (lambda _line: None)
     octx = Context(task, splits.labels, data.ids, None if r.streamed else data.texts, str(device), say)
@@ -186,18 +186,33 @@ def _train(cfg, run_dir, given, user_callbacks, *, quiet: bool, resume: bool, ct
             fit_notes, state = None, trainer.fit(resume=resume)
         train_seconds = time.perf_counter() - t_train
         trainer.load_best()
+        refit_notes: dict = {}
+        refit = None
+        if cfg.train.refit:  # resolve allowed it: the family fits itself and ignores dev
+
+            def refit() -> None:
+                t0 = time.perf_counter()
+                seed_everything(cfg.train.seed)  # the same start as the first fit
+                model.load_state_dict(create_model(cfg.model.name, **model_args).state_dict())
+                seqs, ids = [*train_b.seqs, *dev_b.seqs], [*data.ids, *splits.dev_ids]
+                model.fit(
+                    encoder, [*data.texts, *splits.dev.texts], ids, [], [], task, cfg.train.metric,
+                    cfg.train, None, train_seqs=seqs,
+                )  # fmt: skip
+                refit_notes.update(texts=len(seqs), seconds=time.perf_counter() - t0)
+
+        metrics = final_metrics(cfg, task, trainer, splits, encoder, dev_b, rd if main else None, refit)
         if main:
             from fenlei import state_io
 
             rd.save_model(state_io.model_tensors(trainer.model))
             model.save_run_files(rd.path, splits.labels.names)
-        metrics = final_metrics(cfg, task, trainer, splits, encoder, dev_b, rd if main else None)
         metrics["train"] = {
             "best_step": state.best_step,
             "steps": state.step,
             "epochs": state.epoch,
             "stopped_early": state.stopped_early,
-            "seconds": train_seconds,
+            "seconds": train_seconds + refit_notes.get("seconds", 0.0),  # the refit is training too
             "total_seconds": time.perf_counter() - t_start,
             "params": sum(p.numel() for p in model.parameters()),
             "trainable_params": sum(p.numel() for p in model.parameters() if p.requires_grad),
@@ -209,6 +224,8 @@ def _train(cfg, run_dir, given, user_callbacks, *, quiet: bool, resume: bool, ct
         }
         if fit_notes is not None:
             metrics["train"]["closed_form"] = fit_notes
+        if refit_notes:  # test and the saved model are the refit's; dev is the first fit's
+            metrics["train"]["refit"] = refit_notes
         metrics["data"] = {
             "train": len(splits.train),
             "dev": len(splits.dev),
@@ -250,7 +267,11 @@ def _data(r: Resolved, rd: RunDir, given, resume: bool, ctx):
     views = r.objective_params.unlabeled_views() if r.objective.needs.unlabeled else None
     data = prepare_train_data(cfg, splits, rd.path, resume, views)
     auto = cfg.data.max_length == "auto"
-    encoder, all_tokens = fit_encoder(cfg, r.model_class, data.vocab_texts)
+    texts = data.vocab_texts
+    if cfg.train.refit:  # the refit learns from dev too, so the vocabulary knows dev's words
+        texts = [*texts, *splits.dev.texts]
+    encoder, all_tokens = fit_encoder(cfg, r.model_class, texts)
+    all_tokens = all_tokens[: len(data.vocab_texts)]
     if auto and encoder.max_length:  # said in the plan line and in metrics.json
         data.notes["max_length_auto"] = int(encoder.max_length)
     return data, encoder, None, all_tokens

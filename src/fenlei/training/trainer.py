@@ -133,6 +133,8 @@ class Trainer:
         metrics) go to the callbacks, so history.csv and the report's learning curves have them.
         The solver keeps its last weights: nothing is saved or stopped here."""
         self.state.epoch, self.state.step = epoch + 1, step
+        # a solver's steps are its own (texts, for fasttext's sgd): history's epoch column divides by these
+        self.steps_per_epoch = step // (epoch + 1)
         self._emit("on_step_end", {"loss": loss})
         if evaluate:
             metrics, _ = self.evaluate(self.dev_batches)
