@@ -3,7 +3,7 @@
 ``load(run_dir, backend="auto")`` is the one place that turns a backend name into a
 predictor; the CLI and the server ask here. ``auto`` is numpy for a family that has a numpy
 forward (no torch import: a one-shot CLI call starts in a fraction of a second), torch-bf16 for
-one with a bf16 forward on a CPU that multiplies bf16 in hardware (AMX; 2-3x fp32's speed at the
+one with a bf16 forward on a CPU that multiplies bf16 in hardware (AMX; 1.6-4x fp32's speed at the
 same accuracy, docs/BENCHMARKS.md), else torch (fp32).
 """
 
