@@ -28,7 +28,8 @@ def _loop_only(cfg, custom_loss: bool, streamed: bool) -> str | None:
 
 
 def settle_solver(cfg, custom_loss: bool, streamed: bool) -> None:
-    """Make model.solver auto a choice (sgd or loop); raise for sgd/adagrad asked where they cannot go."""
+    """Make model.solver auto a choice (sgd or loop) and model.pooling auto one (joint or split);
+    raise for sgd/adagrad asked where they cannot go, or joint pooling with its own n-gram size."""
     p = cfg.model.params
     why = _loop_only(cfg, custom_loss, streamed)
     if p["solver"] == "auto":
