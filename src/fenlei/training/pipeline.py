@@ -189,18 +189,9 @@ def _train(cfg, run_dir, given, user_callbacks, *, quiet: bool, resume: bool, ct
         refit_notes: dict = {}
         refit = None
         if cfg.train.refit:  # resolve allowed it: the family fits itself and ignores dev
-
-            def refit() -> None:
-                t0 = time.perf_counter()
-                seed_everything(cfg.train.seed)  # the same start as the first fit
-                model.load_state_dict(create_model(cfg.model.name, **model_args).state_dict())
-                seqs, ids = [*train_b.seqs, *dev_b.seqs], [*data.ids, *splits.dev_ids]
-                model.fit(
-                    encoder, [*data.texts, *splits.dev.texts], ids, [], [], task, cfg.train.metric,
-                    cfg.train, None, train_seqs=seqs,
-                )  # fmt: skip
-                refit_notes.update(texts=len(seqs), seconds=time.perf_counter() - t0)
-
+            refit = _refitter(
+                cfg, model, model_args, encoder, task, data, splits, train_b, dev_b, refit_notes
+            )
         metrics = final_metrics(cfg, task, trainer, splits, encoder, dev_b, rd if main else None, refit)
         if main:
             from fenlei import state_io
@@ -251,6 +242,24 @@ def _train(cfg, run_dir, given, user_callbacks, *, quiet: bool, resume: bool, ct
     if main and cfg.train.report:
         _write_report(rd.path)
     return RunResult(rd.path, metrics, main)
+
+
+def _refitter(cfg, model, model_args: dict, encoder, task, data, splits, train_b, dev_b, notes: dict):
+    """train.refit: a call that fits ``model`` afresh (its first init) on train + dev, for
+    final_metrics to make once dev is scored; its texts and seconds go into ``notes``."""
+
+    def refit() -> None:
+        t0 = time.perf_counter()
+        seed_everything(cfg.train.seed)  # the same start as the first fit
+        model.load_state_dict(create_model(cfg.model.name, **model_args).state_dict())
+        seqs, ids = [*train_b.seqs, *dev_b.seqs], [*data.ids, *splits.dev_ids]
+        model.fit(
+            encoder, [*data.texts, *splits.dev.texts], ids, [], [], task, cfg.train.metric,
+            cfg.train, None, train_seqs=seqs,
+        )  # fmt: skip
+        notes.update(texts=len(seqs), seconds=time.perf_counter() - t0)
+
+    return refit
 
 
 def _data(r: Resolved, rd: RunDir, given, resume: bool, ctx):
