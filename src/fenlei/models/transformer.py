@@ -205,14 +205,31 @@ class Transformer(TextModel):
             logits = out.logits
             rep = out.hidden_states[-1][:, 0] if scored else None  # the [CLS] position
         else:
-            hidden = self.hf(input_ids=ids, attention_mask=mask.long()).last_hidden_state
-            weights = mask.unsqueeze(-1).to(hidden.dtype)
-            rep = (hidden * weights).sum(1) / weights.sum(1).clamp(min=1.0)
-            logits = self.head(self.dropout(rep))
+            rep = self._mean_pooled(ids, mask)
+            logits = self.classify(rep)
         if windows is None:
             return logits
         scores = self.window_scorer(rep).squeeze(-1) if scored else None
         return pool_windows(logits, windows, self.params.window_pooling, scores)
+
+    def features(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        """The sentence vector [B, H] the head reads (mean pooling only; contrastive objectives)."""
+        if self.head is None:
+            raise ModelError(
+                "this objective trains the sentence vector the head reads: set model.pooling: mean "
+                "(with pooling: cls the head sits inside the Hugging Face model)"
+            )
+        ids = batch["input_ids"]
+        return self._mean_pooled(ids, length_mask(batch["lengths"].to(ids.device), ids.shape[1]))
+
+    def classify(self, features: torch.Tensor) -> torch.Tensor:
+        """Logits [B, C] of sentence vectors from ``features``."""
+        return self.head(self.dropout(features))
+
+    def _mean_pooled(self, ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        hidden = self.hf(input_ids=ids, attention_mask=mask.long()).last_hidden_state
+        weights = mask.unsqueeze(-1).to(hidden.dtype)
+        return (hidden * weights).sum(1) / weights.sum(1).clamp(min=1.0)
 
     def lr_scale(self, name: str) -> float:
         """Learning-rate multiplier of parameter ``name``: head multiplier, else layer-wise decay."""

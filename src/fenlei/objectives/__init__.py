@@ -109,7 +109,7 @@ def register_objective(
 
 def _load_builtins() -> None:
     # Importing the modules registers them; done lazily so that importing fenlei stays cheap.
-    from fenlei.objectives import bce, distill, rdrop, supervised, uda  # noqa: F401
+    from fenlei.objectives import bce, contrastive, distill, rdrop, supervised, uda  # noqa: F401
 
 
 def objective_spec(name: str) -> ObjectiveSpec:
