@@ -94,6 +94,14 @@ class ObjectiveSpec:
 OBJECTIVES: Registry[ObjectiveSpec] = Registry("objective", ConfigError)
 
 
+def check_numbers(params: ObjectiveParams, *keys: str) -> None:
+    """Raise a ConfigError naming ``objective.<key>`` for each of ``keys`` that is not a number."""
+    for key in keys:
+        value = getattr(params, key)
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ConfigError(f"objective.{key} must be a number, got {value!r}")
+
+
 def register_objective(
     name: str, params: type[ObjectiveParams] = ObjectiveParams, needs: Needs = Needs()
 ) -> Callable[[Builder], Builder]:

@@ -16,7 +16,7 @@ import torch
 import torch.nn.functional as F
 
 from fenlei.errors import ConfigError
-from fenlei.objectives import Context, ObjectiveParams, register_objective
+from fenlei.objectives import Context, ObjectiveParams, check_numbers, register_objective
 from fenlei.objectives.supervised import CrossEntropy, supervised_loss
 
 
@@ -86,10 +86,7 @@ class ContrastiveParams(ObjectiveParams):
     pair_weight: float = 1.0
 
     def __post_init__(self) -> None:
-        for key in ("pair_share", "pair_weight"):
-            value = getattr(self, key)
-            if isinstance(value, bool) or not isinstance(value, (int, float)):
-                raise ConfigError(f"objective.{key} must be a number, got {value!r}")
+        check_numbers(self, "pair_share", "pair_weight")
         if not 0.0 <= self.pair_share <= 1.0:
             raise ConfigError(f"objective.pair_share must be in [0, 1], got {self.pair_share}")
         if self.pair_weight < 0:

@@ -17,7 +17,7 @@ import torch.nn.functional as F
 
 from fenlei.data.labels import LabelMap
 from fenlei.errors import ConfigError
-from fenlei.objectives import Context, Needs, ObjectiveParams, register_objective
+from fenlei.objectives import Context, Needs, ObjectiveParams, check_numbers, register_objective
 from fenlei.objectives.supervised import CrossEntropy, supervised_loss
 
 
@@ -86,10 +86,7 @@ class DistillParams(ObjectiveParams):
     def __post_init__(self) -> None:
         if self.teacher is not None and not isinstance(self.teacher, str):
             raise ConfigError(f"objective.teacher must be a run directory, got {self.teacher!r}")
-        for key in ("distill_alpha", "distill_temperature"):
-            value = getattr(self, key)
-            if isinstance(value, bool) or not isinstance(value, (int, float)):
-                raise ConfigError(f"objective.{key} must be a number, got {value!r}")
+        check_numbers(self, "distill_alpha", "distill_temperature")
         if not 0.0 <= self.distill_alpha <= 1.0:
             raise ConfigError(f"objective.distill_alpha must be in [0.0, 1.0], got {self.distill_alpha}")
         if self.distill_temperature <= 0:
