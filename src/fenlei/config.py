@@ -214,20 +214,30 @@ class TrainConfig:
 
 @dataclass
 class AugmentConfig:
-    """Offline text augmentation (EDA, vector synonyms, TF-IDF replacement); deterministic per seed."""
+    """Offline text augmentation (EDA, vector synonyms, TF-IDF replacement, back-translation);
+    deterministic per seed. The backtranslate settings also apply to UDA's views (objective.ops)."""
 
-    # synonym | insert | swap | delete | tfidf (checked when the run starts)
+    # synonym | insert | swap | delete | tfidf | backtranslate (checked when the run starts)
     ops: list[str] = field(default_factory=lambda: ["synonym", "insert", "swap", "delete"])
     rate: float = 0.1  # share of a text's tokens each op changes (EDA's alpha)
     copies: int = 0  # augmented copies of each labelled train text added to train; 0 = off
     neighbours: int = 10  # synonym/insert: draw from this many nearest neighbours in the vectors
     vectors: str | None = None  # vectors for synonym/insert; empty = model.vectors
+    # backtranslate: language of the texts; auto = per text (Chinese when mostly CJK characters).
+    # It translates English only: other texts raise, unless fallback names ops for them.
+    language: str = "auto"
+    fallback: list[str] = field(default_factory=list)  # backtranslate: token ops for non-English texts
+    translate_threads: int = 1  # backtranslate: concurrent translations (one core each)
 
     def __post_init__(self) -> None:
         in_range("augment.rate", self.rate, 0.0, 1.0, low_open=True)
         if self.copies < 0:
             raise ConfigError("augment.copies must be >= 0 (0 = no augmented copies)")
         positive("augment.neighbours", self.neighbours)
+        positive("augment.translate_threads", self.translate_threads)
+        if not self.language.strip():
+            raise ConfigError("augment.language must be auto or a language code such as en")
+        self.language = self.language.strip().lower()
 
 
 @dataclass

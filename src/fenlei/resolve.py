@@ -48,7 +48,7 @@ def resolve(cfg: Config, *, in_memory: bool = False) -> Resolved:
 
     ``in_memory``: the training examples are given in Python (no train file to stream).
     """
-    from fenlei.data.augment import check_ops
+    from fenlei.data.augment import check_fallback, check_ops
     from fenlei.models import make_params, model_class
     from fenlei.objectives import make_objective_params, objective_spec
 
@@ -113,6 +113,7 @@ def resolve(cfg: Config, *, in_memory: bool = False) -> Resolved:
     if cfg.model.extend_vocab and not cfg.model.vectors:
         raise ConfigError("model.extend_vocab needs model.vectors: the words come from the vectors file")
     check_ops("augment.ops", cfg.augment.ops)
+    check_fallback("augment.fallback", cfg.augment.fallback)
     if streamed and cfg.train.batch_size == "auto":  # the corpus is batched before it is counted
         cfg.train.batch_size = family.batch_size
     return Resolved(cfg, task, spec, params, family, streamed)

@@ -1,7 +1,8 @@
-"""Offline text augmentation: EDA operations, vector-neighbour synonyms, UDA's TF-IDF replacement.
+"""Offline text augmentation: EDA operations, vector-neighbour synonyms, UDA's TF-IDF replacement,
+back-translation.
 
 Used to add augmented copies of the labelled texts and to make UDA's noisy views of the
-unlabelled ones. The operations themselves live in ``augment_ops``.
+unlabelled ones. The token operations live in ``augment_ops``, back-translation in ``backtranslate``.
 """
 
 from __future__ import annotations
@@ -9,26 +10,47 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+from collections import defaultdict
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
 
-from fenlei.data.augment_ops import OPS, Fitted, fit_idf, fit_neighbours, split
+from fenlei.data import backtranslate  # noqa: F401  (registers the backtranslate op)
+from fenlei.data.augment_ops import (
+    OPS,
+    TEXT_OPS,
+    Fitted,
+    TextOp,
+    TextOpSettings,
+    fit_idf,
+    fit_neighbours,
+    split,
+)
 from fenlei.errors import ConfigError, DataError
 
-OP_NAMES = ("synonym", "insert", "swap", "delete", "tfidf")
+OP_NAMES = ("synonym", "insert", "swap", "delete", "tfidf")  # the token ops
 _NEED_VECTORS = ("synonym", "insert")
 _FORMAT = 1  # bump when the cache file layout or an op's output changes
 
 
 def check_ops(key: str, ops: Sequence[str]) -> None:
     """Config check: ``ops`` is a non-empty list of known operation names."""
+    known = [*OP_NAMES, *TEXT_OPS.names()]
     if not ops:
-        raise ConfigError(f"{key} must name at least one of {', '.join(OP_NAMES)}")
+        raise ConfigError(f"{key} must name at least one of {', '.join(known)}")
+    for op in ops:
+        if op not in known:
+            raise ConfigError(f"{key}: unknown augmentation {op!r}; choose from {', '.join(known)}")
+
+
+def check_fallback(key: str, ops: Sequence[str]) -> None:
+    """Config check: ``ops`` (possibly empty) are token ops, which can augment any language."""
     for op in ops:
         if op not in OP_NAMES:
-            raise ConfigError(f"{key}: unknown augmentation {op!r}; choose from {', '.join(OP_NAMES)}")
+            raise ConfigError(
+                f"{key}: {op!r} cannot be a fallback; choose token ops from {', '.join(OP_NAMES)}"
+            )
 
 
 def _digest(texts: Sequence[str]) -> str:
@@ -54,25 +76,44 @@ class Augmenter:
 class OpAugmenter(Augmenter):
     """Applies one of ``ops`` to each text, chosen by a generator seeded from (seed, copy, text)."""
 
-    def __init__(self, ops: Sequence[str], fitted: Fitted, seed: int, settings: dict) -> None:
+    def __init__(
+        self,
+        ops: Sequence[str],
+        fitted: Fitted,
+        seed: int,
+        settings: dict,
+        text_ops: dict[str, TextOp] | None = None,
+    ) -> None:
         self.ops = list(ops)
         self.seed = seed
-        self._fns = [OPS.get(op) for op in self.ops]
+        text_ops = text_ops or {}
+        self._text_ops = {k: text_ops[op] for k, op in enumerate(self.ops) if op in text_ops}
+        self._fns = [None if op in text_ops else OPS.get(op) for op in self.ops]
         self._fitted = fitted
         self._settings = settings
 
     def __call__(self, texts: Sequence[str], copy: int = 0) -> list[str]:
-        return [self._one(text, copy) for text in texts]
-
-    def _one(self, text: str, copy: int) -> str:
-        tokens, sep = split(text)
-        if not tokens:
-            return text
-        # Seeding from the text itself, not its position, gives the same output whatever else is
-        # in the call (identical texts get identical views within one copy).
-        rng = np.random.default_rng([self.seed % 2**63, copy, _text_key(text)])
-        fn = self._fns[0] if len(self._fns) == 1 else self._fns[int(rng.integers(len(self._fns)))]
-        return sep.join(fn(tokens, rng, self._fitted))
+        out = list(texts)
+        drawn: dict[int, list[int]] = defaultdict(list)  # whole-text op -> rows it was drawn for
+        for i, text in enumerate(out):
+            tokens, sep = split(text)
+            if not tokens:
+                continue
+            # Seeding from the text itself, not its position, gives the same output whatever else is
+            # in the call (identical texts get identical views within one copy).
+            rng = np.random.default_rng([self.seed % 2**63, copy, _text_key(text)])
+            k = 0 if len(self._fns) == 1 else int(rng.integers(len(self._fns)))
+            fn = self._fns[k]
+            if fn is None:
+                drawn[k].append(i)
+            else:
+                out[i] = sep.join(fn(tokens, rng, self._fitted))
+        # A whole-text op gets all its texts in one call, so it can batch (and cache) the work.
+        for k, rows in drawn.items():
+            news = self._text_ops[k]([out[i] for i in rows], copy)
+            for i, new in zip(rows, news, strict=True):
+                out[i] = new
+        return out
 
     def settings(self) -> dict:
         return dict(self._settings)
@@ -86,13 +127,16 @@ def build_augmenter(
     seed: int,
     vectors: str | None = None,
     neighbours: int = 10,
+    text: TextOpSettings | None = None,
 ) -> Augmenter:
-    """Fit what the ops need on ``corpus`` (IDF statistics, word list, vector neighbours).
+    """Fit what the ops need on ``corpus`` (IDF statistics, word list, vector neighbours); ``text``
+    configures the whole-text ops (language, fallback ops, threads, progress).
 
     Words outside ``corpus`` have no neighbours and count as informative for tfidf, so pass
     the texts that will be augmented (or a superset of them).
     """
     check_ops("augmentation ops", ops)
+    text = text or TextOpSettings()
     if not 0.0 < rate <= 1.0:
         raise ConfigError(f"augmentation rate must be in (0, 1], got {rate}")
     fitted = Fitted(rate)
@@ -107,7 +151,23 @@ def build_augmenter(
             )
         fit_neighbours(fitted, corpus, vectors, neighbours)
         settings.update(vectors=vectors, neighbours=neighbours)
-    return OpAugmenter(ops, fitted, seed, settings)
+    text_ops = _text_ops(
+        ops, rate, corpus=corpus, seed=seed, vectors=vectors, neighbours=neighbours, text=text
+    )
+    if text_ops:
+        settings["text_ops"] = {op: fn.settings() for op, fn in text_ops.items()}
+    return OpAugmenter(ops, fitted, seed, settings, text_ops)
+
+
+def _text_ops(ops: Sequence[str], rate: float, *, text: TextOpSettings, **fit) -> dict[str, TextOp]:
+    """The whole-text ops among ``ops``, each with the augmenter of ``text.fallback`` (or None)."""
+    names = [op for op in dict.fromkeys(ops) if op in TEXT_OPS]
+    if not names:
+        return {}
+    check_fallback("augment.fallback", text.fallback)
+    # Same seed as the ops themselves, so a text that falls back gets what the fallback ops alone give.
+    fallback = build_augmenter(text.fallback, rate, **fit) if text.fallback else None
+    return {op: TEXT_OPS.get(op)(text, fallback) for op in names}
 
 
 class BackTranslation(Augmenter):

@@ -1,4 +1,8 @@
-"""Augmentation operations (EDA's four, UDA's TF-IDF replacement) and what they learn from a corpus."""
+"""Augmentation operations (EDA's four, UDA's TF-IDF replacement) and what they learn from a corpus.
+
+Token ops (``OPS``) change one text's tokens; whole-text ops (``TEXT_OPS``, back-translation)
+get all their texts at once.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +12,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 
@@ -62,6 +67,31 @@ class Fitted:
 
 Op = Callable[[list[str], np.random.Generator, Fitted], list[str]]
 OPS: Registry[Op] = Registry("augmentation", ConfigError)
+
+
+@dataclass(frozen=True)
+class TextOpSettings:
+    """Settings of the whole-text ops (back-translation), read from the ``augment`` section."""
+
+    language: str = "auto"  # language of the texts; auto: detected per text
+    fallback: tuple[str, ...] = ()  # token ops for texts a whole-text op cannot handle; empty: raise
+    threads: int = 1  # concurrent translations
+    progress: bool = False  # a progress bar on long work
+
+
+class TextOp(Protocol):
+    """A whole-text op: gets every text drawn for it in one call, so it can batch and cache."""
+
+    def __call__(self, texts: list[str], copy: int) -> list[str]: ...
+
+    def settings(self) -> dict: ...
+
+
+Fallback = Callable[[list[str], int], list[str]]  # (texts, copy) -> texts, an Augmenter
+# name -> factory(settings, fallback or None); a factory raises when its op cannot run as configured
+TEXT_OPS: Registry[Callable[[TextOpSettings, Fallback | None], TextOp]] = Registry(
+    "augmentation", ConfigError
+)
 
 
 def _how_many(tokens: list[str], rate: float) -> int:

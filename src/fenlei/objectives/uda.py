@@ -44,7 +44,8 @@ class UDAParams(ObjectiveParams):
     temperature: sharpens p(x) (softmax of logits / T); 1 = no sharpening.
     confidence: consistency only where max p(x) exceeds this; 0 = everywhere.
     tsa: training signal annealing: none | linear | log | exp.
-    ops: how the unlabelled views are made (augmentation ops: tfidf, synonym, insert, swap, delete).
+    ops: how the unlabelled views are made (augmentation ops: tfidf, synonym, insert, swap, delete,
+        backtranslate; its settings are augment.language, augment.fallback, augment.translate_threads).
     rate: share of tokens the ops change.
     views: augmented views made per unlabelled text; epoch e uses view e mod views.
     align: distribution alignment (ReMixMatch): rescale p(x) so its batch mean matches the

@@ -50,15 +50,23 @@ def prepare_train_data(
     if not (cfg.augment.copies or views):
         return data
     from fenlei.data.augment import augment_cached, build_augmenter
+    from fenlei.data.augment_ops import TextOpSettings
 
     existing = run_dir / AUGMENT_DIR
     data.cache = existing if resume and existing.is_dir() else Path(tempfile.mkdtemp(prefix="fenlei-aug-"))
     corpus = data.texts + data.unlabeled
     vectors = cfg.augment.vectors or cfg.model.vectors
+    a = cfg.augment
+    text = TextOpSettings(a.language, tuple(a.fallback), a.translate_threads, cfg.train.progress)
     if cfg.augment.copies:
-        a = cfg.augment
         augmenter = build_augmenter(
-            a.ops, a.rate, corpus=corpus, seed=cfg.train.seed, vectors=vectors, neighbours=a.neighbours
+            a.ops,
+            a.rate,
+            corpus=corpus,
+            seed=cfg.train.seed,
+            vectors=vectors,
+            neighbours=a.neighbours,
+            text=text,
         )
         copies = augment_cached(augmenter, data.texts, data.cache / "train.json", a.copies)
         base_texts, base_ids = list(data.texts), list(data.ids)
@@ -74,6 +82,7 @@ def prepare_train_data(
             seed=cfg.train.seed,
             vectors=vectors,
             neighbours=cfg.augment.neighbours,
+            text=text,
         )
         data.views = augment_cached(augmenter, data.unlabeled, data.cache / "unlabeled.json", views.views)
         data.view_ratio = views.ratio
