@@ -54,6 +54,9 @@ class DataConfig:
     stride: int | None = None  # body tokens from one window's start to the next; null = window / 2
     unlabeled: str | None = None  # a file of unlabelled texts for UDA (one per line, or a text column)
     labeled_per_class: int = 0  # keep N labelled train examples per class, the rest become unlabelled
+    # use at most N of the unlabelled texts (a random sample, data.split_seed); 0 = all. UDA's
+    # views are made of every one, so this bounds the cost of slow ops such as backtranslate.
+    unlabeled_limit: int = 0
     # Each text has a list of labels (JSONL list, or label_separator); empty = the catalog data
     # set's own scheme (data.name: reuters21578 is multi-label), else false.
     multi_label: bool | None = None
@@ -66,6 +69,8 @@ class DataConfig:
     def __post_init__(self) -> None:
         if self.labeled_per_class < 0:
             raise ConfigError("data.labeled_per_class must be >= 0 (0 = keep every label)")
+        if self.unlabeled_limit < 0:
+            raise ConfigError("data.unlabeled_limit must be >= 0 (0 = every unlabelled text)")
         if not self.label_separator:
             raise ConfigError("data.label_separator must be a non-empty string, e.g. '|'")
         in_range("data.dev_ratio", self.dev_ratio, 0.0, 0.9, low_open=True)

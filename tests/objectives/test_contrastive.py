@@ -113,3 +113,57 @@ def test_cls_pooling_names_the_fix(cli, tmp_path, few_label_data, tiny_bert):
         "train", "-o", str(tmp_path / "r"), "--quiet", *[a for s in sets for a in ("--set", s)]
     )
     assert code != 0 and "model.pooling: mean" in err
+
+
+def test_fit_linear_head_matches_scikit_learns_logistic_regression():
+    from sklearn.linear_model import LogisticRegression
+
+    from fenlei.objectives.contrastive import fit_linear_head
+
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(30, 5, generator=g)
+    y = (x[:, 0] + 0.5 * torch.randn(30, generator=g) > 0).long() + (x[:, 1] > 1).long()
+    head = torch.nn.Linear(5, 3)
+    fit_linear_head(head, x, y, c=0.5)
+    ref = LogisticRegression(C=0.5, tol=1e-8, max_iter=2000).fit(x.numpy(), y.numpy())
+    ours = torch.softmax(head(x), -1).detach().numpy()
+    assert abs(ours - ref.predict_proba(x.numpy())).max() < 1e-3
+
+
+def test_lbfgs_stage_two_refits_the_head_on_every_text_seen_without_touching_the_encoder():
+    model = Encoder()
+    g = torch.Generator().manual_seed(2)
+    halves = [
+        {
+            "x": torch.randn(4, 4, generator=g),
+            "input_ids": torch.arange(8).view(4, 2) + 10 * k,
+            "lengths": torch.full((4,), 2),
+            "labels": torch.tensor([0, 1, 0, 1]),
+            "progress": 0.9,
+        }
+        for k in range(2)
+    ]
+    objective = Contrastive(CrossEntropy(), pair_share=0.5, pair_weight=1.0, head_fit="lbfgs", head_c=10.0)
+    enc_before = model.enc.weight.detach().clone()
+    objective(model, halves[0])
+    out = objective(model, halves[1])
+    assert len(objective._seen) == 8  # both batches' texts, by their ids
+    out["loss"].backward()
+    assert model.enc.weight.grad is None and torch.equal(model.enc.weight, enc_before)
+    # a converged fit: the head's gradient on all 8 texts is only the small L2 term
+    x = torch.cat([model.features(h) for h in halves]).detach()
+    y = torch.cat([h["labels"] for h in halves])
+    w = model.head.weight.detach().clone().requires_grad_(True)
+    loss = torch.nn.functional.cross_entropy(x @ w.T + model.head.bias.detach(), y)
+    loss = loss + 0.5 / (10.0 * 8) * w.pow(2).sum()
+    loss.backward()
+    assert w.grad.abs().max() < 1e-4
+    assert objective(model, halves[0])["logits"].shape == (4, 2)
+
+
+@pytest.mark.parametrize("key, value", [("head_fit", "newton"), ("head_c", 0), ("head_c", "big")])
+def test_bad_head_settings_are_config_errors(key, value):
+    from fenlei.objectives.contrastive import ContrastiveParams
+
+    with pytest.raises(ConfigError, match=f"objective.{key}"):
+        ContrastiveParams(**{key: value})

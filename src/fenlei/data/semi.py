@@ -68,6 +68,10 @@ def unlabeled_texts(cfg, splits: Splits, objective: str, learns_unlabeled: bool)
                 f"(uda), not by {objective}; set objective.name: uda, or remove data.unlabeled"
             )
         hidden = hidden + read_unlabeled(d, d.unlabeled)
+    if d.unlabeled_limit and len(hidden) > d.unlabeled_limit:
+        # A sample, not the first N: files are often sorted by label or source.
+        keep = np.random.default_rng(d.split_seed).choice(len(hidden), d.unlabeled_limit, replace=False)
+        hidden = [hidden[i] for i in sorted(keep)]
     if learns_unlabeled and not hidden:
         raise ConfigError(
             f"objective {objective} needs unlabelled text: set data.unlabeled to a file of texts, or "
