@@ -39,7 +39,9 @@ def measure(name: str, texts: list[str], engine) -> dict:
             s = trips.stats
             row[f"sentences_per_s_{threads}t"] = round(s["sentences"] / s["seconds"], 1)
             row[f"texts_per_s_{threads}t"] = round(s["texts"] / s["seconds"], 1)
-            print(f"{name}: {threads} thread(s): {s['sentences']} sentences in {s['seconds']:.1f} s", flush=True)
+            print(
+                f"{name}: {threads} thread(s): {s['sentences']} sentences in {s['seconds']:.1f} s", flush=True
+            )
         rerun = RoundTrips(engine, threads=2, cache_dir=Path(tmp) / "2")
         t0 = time.perf_counter()
         again = rerun(texts)
@@ -54,7 +56,9 @@ def measure(name: str, texts: list[str], engine) -> dict:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--texts", type=int, default=400, help="SST-2 train texts (short, one sentence each)")
-    ap.add_argument("--imdb", type=int, default=40, help="IMDb train reviews (long, many sentences); 0 = skip")
+    ap.add_argument(
+        "--imdb", type=int, default=40, help="IMDb train reviews (long, many sentences); 0 = skip"
+    )
     args = ap.parse_args()
     engine = open_engine()
     engine.round_trip("Warm up the two models.")  # loading (~0.6 s) is not throughput
@@ -66,8 +70,10 @@ def main() -> None:
         rows.append(measure("imdb", reviews[:: len(reviews) // args.imdb][: args.imdb], engine))
     OUT.parent.mkdir(parents=True, exist_ok=True)
     OUT.write_text(json.dumps({"meta": {**run_meta(), "engine": engine.name}, "rows": rows}, indent=1) + "\n")
-    print("| data | texts | sentences | words/text | sent/s 1 thread | sent/s 2 threads | 2t/1t "
-          "| rerun: translated, cache hit, s |")
+    print(
+        "| data | texts | sentences | words/text | sent/s 1 thread | sent/s 2 threads | 2t/1t "
+        "| rerun: translated, cache hit, s |"
+    )
     print("|---|---|---|---|---|---|---|---|")
     for r in rows:
         print(
